@@ -1,0 +1,140 @@
+//! The check kinds: each file observes one kind of subject; `KINDS` is the one registry that
+//! the loader, the runner, `labgrade schema` and the lab author's guide all read.
+
+mod command;
+mod cron;
+mod file;
+mod firewall;
+mod group;
+mod mount;
+mod package;
+mod port;
+mod process;
+mod service;
+mod sysctl;
+mod user;
+
+use std::collections::BTreeMap;
+
+use crate::expect::{Expect, Fact, Shape};
+use crate::transport::ExecOutput;
+
+/// Every kind labgrade knows, in the order the guide lists them.
+pub static KINDS: &[&dyn Kind] = &[
+    &command::Command,
+    &file::File,
+    &package::Package,
+    &service::Service,
+    &user::User,
+    &group::Group,
+    &port::Port,
+    &process::Process,
+    &sysctl::Sysctl,
+    &mount::Mount,
+    &firewall::Firewall,
+    &cron::Cron,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn Kind> {
+    KINDS.iter().copied().find(|k| k.name() == name)
+}
+
+/// What a parameter of a kind is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Compared with what the probe found (the matchers of its shape apply).
+    Expect(Shape),
+    /// Changes what the probe looks at (a protocol, a table): a plain string, one of `choices` when given.
+    Input { choices: &'static [&'static str] },
+}
+
+/// One parameter of a kind, documented where it is declared.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub role: Role,
+    pub doc: &'static str,
+}
+
+impl Param {
+    pub const fn expect(name: &'static str, shape: Shape, doc: &'static str) -> Param {
+        Param {
+            name,
+            role: Role::Expect(shape),
+            doc,
+        }
+    }
+
+    pub const fn input(
+        name: &'static str,
+        choices: &'static [&'static str],
+        doc: &'static str,
+    ) -> Param {
+        Param {
+            name,
+            role: Role::Input { choices },
+            doc,
+        }
+    }
+}
+
+/// What a probe is asked: the subject, the inputs given, and the expectations present
+/// (so a probe reads a file's content or hashes it only when a check needs it).
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    pub subject: &'a str,
+    pub inputs: &'a BTreeMap<String, String>,
+    pub wants: &'a [&'a str],
+}
+
+impl Query<'_> {
+    pub fn input(&self, name: &str) -> Option<&str> {
+        self.inputs.get(name).map(String::as_str)
+    }
+
+    pub fn wants(&self, name: &str) -> bool {
+        self.wants.contains(&name)
+    }
+}
+
+/// What a probe found: a fact per property. A property absent from the map was not
+/// observed, which the judge reports as "not found" rather than guessing.
+pub type Facts = BTreeMap<&'static str, Fact>;
+
+/// A white-box kind: a POSIX shell script run on the inspected host, and a parser for its output.
+///
+/// A probe observes and nothing else: it never sees points, and never sees the expected
+/// values (only which properties are wanted). Scripts must only read: the built-in kinds
+/// change nothing on a candidate's machine.
+pub trait Kind: Sync {
+    /// The key that names the kind in a lab: `file: /etc/motd`.
+    fn name(&self) -> &'static str;
+
+    /// What the subject is, for the guide: "a path".
+    fn subject(&self) -> &'static str;
+
+    /// One sentence for the guide.
+    fn doc(&self) -> &'static str;
+
+    fn params(&self) -> &'static [Param];
+
+    /// The fact that says the subject is there at all (`exists`, `installed`...). When it is
+    /// false the other properties are skipped, not failed.
+    fn presence(&self) -> Option<&'static str>;
+
+    /// What a check with no expectation tests.
+    fn default_expect(&self) -> Option<(&'static str, Expect)> {
+        self.presence().map(|name| (name, Expect::Bool(true)))
+    }
+
+    /// The script to run, with every interpolated value shell-quoted. It may call
+    /// `need TOOL` to report a missing tool as "could not check".
+    fn script(&self, query: &Query) -> String;
+
+    /// Read the script's output into facts. `Err` means the output could not be understood:
+    /// the check ends in error, never in fail.
+    fn parse(&self, query: &Query, output: &ExecOutput) -> Result<Facts, String>;
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,50 @@
+//! Run a probe's script on this machine, through the same envelope as a real check, for unit tests.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Facts, Kind, Query};
+use crate::transport::{ExecOutput, wrap};
+
+pub fn run_locally(
+    kind: &dyn Kind,
+    subject: &str,
+    inputs: &[(&str, &str)],
+    wants: &[&str],
+) -> Result<Facts, String> {
+    let inputs: BTreeMap<String, String> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let query = Query {
+        subject,
+        inputs: &inputs,
+        wants,
+    };
+    let script = wrap(&kind.script(&query), Duration::from_secs(10));
+    let started = Instant::now();
+    let mut child = Command::new("/bin/sh")
+        .arg("-s")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn /bin/sh");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let output = ExecOutput {
+        exit_code: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
+        dropped: 0,
+        duration: started.elapsed(),
+    };
+    kind.parse(&query, &output)
+}
