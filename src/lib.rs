@@ -1,5 +1,16 @@
 //! labgrade: grade hands-on sysadmin practicals by inspecting and probing candidates' machines.
 
+pub mod cli;
+pub mod commands;
+pub mod error;
 pub mod expect;
+pub mod judge;
+pub mod lab;
+pub mod plan;
 pub mod probe;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod score;
+pub mod template;
 pub mod transport;

@@ -29,6 +29,11 @@ const PARAMS: &[Param] = &[
         "the content contains this text (a list: all of them)",
     ),
     Param::expect(
+        "not_contains",
+        Shape::Text,
+        "the content does not contain this text (a list: none of them)",
+    ),
+    Param::expect(
         "matches",
         Shape::Text,
         "a regex found in the content; ^ and $ match at each line",
@@ -70,7 +75,10 @@ impl Kind for File {
         if q.wants("sha256") {
             script.push_str("need sha256sum\n[ -f \"$p\" ] && printf 'sha256=%s\\n' \"$(sha256sum < \"$p\" | cut -c1-64)\"\n");
         }
-        if q.wants("contains") || q.wants("matches") {
+        if ["contains", "not_contains", "matches"]
+            .iter()
+            .any(|w| q.wants(w))
+        {
             script.push_str(&format!(
                 "[ -f \"$p\" ] && {{ echo {CONTENT_MARK}; head -c {CONTENT_CAP} -- \"$p\"; }}\n"
             ));
@@ -115,8 +123,9 @@ impl Kind for File {
             return Err("no answer from the file probe".to_string());
         }
         if let Some(content) = content {
-            facts.insert("contains", Fact::Text(content.to_string()));
-            facts.insert("matches", Fact::Text(content.to_string()));
+            for name in ["contains", "not_contains", "matches"] {
+                facts.insert(name, Fact::Text(content.to_string()));
+            }
         }
         Ok(facts)
     }

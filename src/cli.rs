@@ -1,0 +1,75 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labgrade",
+    version,
+    about = "Grade hands-on sysadmin practicals on real machines"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Grade labs; with no --host, every role is this machine (a self-test).
+    Run(RunArgs),
+    /// Check lab files without connecting anywhere.
+    Validate {
+        #[arg(required = true)]
+        labs: Vec<PathBuf>,
+    },
+    /// The labs of a folder, by block, with their tasks and points.
+    List {
+        #[arg(default_value = "labs")]
+        dir: PathBuf,
+    },
+    /// What a lab will check, for candidates (expected values withheld in exam labs).
+    Explain { lab: PathBuf },
+    /// The JSON Schema of the lab format, for editors.
+    Schema,
+    /// The lab author's guide to check kinds, in Markdown (the README's copy is generated from it).
+    #[command(hide = true)]
+    Guide,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Lab files; with none, the built-in self-test lab.
+    pub labs: Vec<PathBuf>,
+    /// The machine for a role: ROLE=[user@]address[:port] (repeatable).
+    #[arg(long = "host", value_name = "ROLE=[USER@]ADDR[:PORT]")]
+    pub hosts: Vec<String>,
+    /// Exam mode: no hints; results written for the jury.
+    #[arg(long)]
+    pub exam: bool,
+    /// Where results go (created; an existing results file is never overwritten).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only these tasks (repeatable).
+    #[arg(long = "only", value_name = "TASK")]
+    pub only: Vec<String>,
+    /// How the candidate is named in results; defaults to this machine's name or the first host.
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// Private key for SSH; default: the agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa.
+    #[arg(long)]
+    pub identity: Option<PathBuf>,
+    /// An environment variable holding an SSH password to try after keys.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// The known_hosts file host keys are checked against.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Record the key of a host seen for the first time, instead of refusing it.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// How long to wait for a host to answer.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+}

@@ -1,0 +1,13 @@
+//! Lab files: YAML to a validated [`Lab`], with located diagnostics.
+
+mod diagnostic;
+mod load;
+mod model;
+mod node;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Source, suggestion};
+pub use load::{
+    COMMON_OPTIONS, LAB_KEYS, LoadError, ROLE_KEYS, TASK_KEYS, USE_KEYS, load, load_str,
+};
+pub use model::{Check, Lab, Lang, Origin, Os, Retry, Role, Task};
+pub use node::{Key, Node, Pos, Value, parse};
