@@ -1,6 +1,6 @@
 //! Compare what a probe found with what the check expects: a verdict per property, then per check. Pure.
 
-use crate::expect::Expect;
+use crate::expect::{Expect, Fact};
 use crate::probe::Facts;
 use crate::results::{PropertyResult, PropertyVerdict, Verdict};
 
@@ -22,7 +22,7 @@ pub fn judge(
 ) -> Judgement {
     let absent = presence
         .and_then(|p| facts.get(p))
-        .is_some_and(|fact| *fact == crate::expect::Fact::Bool(false));
+        .is_some_and(|fact| *fact == Fact::Bool(false));
     let mut properties = Vec::new();
     let mut failures = Vec::new();
     let mut errors = Vec::new();
@@ -53,7 +53,7 @@ pub fn judge(
             Ok(false) => {
                 failures.push(format!(
                     "{name}: expected {expected}, found {}",
-                    shorten(&fact.display())
+                    found_in_reason(fact)
                 ));
                 PropertyVerdict::Fail
             }
@@ -90,23 +90,25 @@ pub fn judge(
     }
 }
 
-/// A found value in a reason stays one readable line; the full value is in the properties.
-fn shorten(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() > 120 {
-        format!("{}…", one_line.chars().take(120).collect::<String>())
-    } else {
-        one_line
+/// A found value in a reason stays one readable line; the full value is in the properties
+/// and the evidence. A file's content or a command's output is summarised, not quoted.
+fn found_in_reason(fact: &Fact) -> String {
+    match fact {
+        Fact::Text(text) if text.trim_end().contains('\n') || text.chars().count() > 120 => {
+            format!("a text of {} lines that does not", text.lines().count())
+        }
+        other => other
+            .display()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expect::{Fact, TextMatch};
+    use crate::expect::TextMatch;
 
     fn text(v: &str) -> Expect {
         Expect::Text(TextMatch {
@@ -164,5 +166,30 @@ mod tests {
         let facts = Facts::from([("exists", Fact::Bool(true))]);
         let j = judge("/etc/x", Some("exists"), &[("mode", text("0640"))], &facts);
         assert_eq!(j.verdict, Verdict::Error);
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+    use crate::expect::TextMatch;
+
+    #[test]
+    fn content_is_summarised_in_reasons() {
+        let facts = Facts::from([
+            ("exists", Fact::Bool(true)),
+            ("contains", Fact::Text("a\nb\nc\n".into())),
+        ]);
+        let expect = Expect::Text(TextMatch {
+            contains: vec!["Bienvenue".into()],
+            ..Default::default()
+        });
+        let j = judge("/etc/motd", Some("exists"), &[("contains", expect)], &facts);
+        assert_eq!(
+            j.reason.as_deref(),
+            Some(
+                "contains: expected contains \"Bienvenue\", found a text of 3 lines that does not"
+            )
+        );
     }
 }

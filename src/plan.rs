@@ -201,7 +201,11 @@ pub fn generated_label(
     }
     let expectations: Vec<String> = expects
         .iter()
-        .map(|(name, e)| format!("{name} {}", e.describe()))
+        // `contains: x` reads `contains "x"`, not `contains contains "x"`.
+        .map(|(name, e)| match *name {
+            "contains" | "not_contains" | "matches" => e.describe(),
+            _ => format!("{name} {}", e.describe()),
+        })
         .collect();
     if !expectations.is_empty() {
         label.push_str(": ");

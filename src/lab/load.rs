@@ -648,45 +648,48 @@ impl Decoder<'_> {
         roles: &[Role],
         params: &BTreeMap<String, String>,
     ) -> Option<Check> {
-        let kind_keys: Vec<&Key> = entries
+        // The kind is the first key naming one; a later key may name a kind too when it is
+        // an expectation of that kind (`group` of a file, `process` of a port).
+        let kind_names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        let first = entries
             .iter()
             .map(|(k, _)| k)
-            .filter(|k| probe::find(&k.name).is_some())
-            .collect();
-        let kind_names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
-        let (kind, kind_key) = match kind_keys.as_slice() {
-            [key] => (probe::find(&key.name)?, *key),
-            [] => {
-                let guess = entries
-                    .iter()
-                    .map(|(k, _)| k)
-                    .find(|k| !COMMON_OPTIONS.contains(&k.name.as_str()));
-                let d = match guess {
-                    Some(key) => self
-                        .error(key.pos, format!("unknown check kind `{}`", key.name))
-                        .expected(format!("a check kind, {}", one_of(&kind_names)))
-                        .suggest(&key.name, kind_names.iter().copied()),
-                    None => self
-                        .error(node.pos, "a check needs a kind")
-                        .expected(format!("a check kind, {}", one_of(&kind_names))),
-                };
-                self.report(d);
-                return None;
-            }
-            [first, second, ..] => {
-                let d = self
-                    .error(
-                        second.pos,
-                        format!(
-                            "a check has one kind, found `{}` and `{}`",
-                            first.name, second.name
-                        ),
-                    )
-                    .expected("one kind per check: start another check with `- `");
-                self.report(d);
-                return None;
-            }
+            .find_map(|k| probe::find(&k.name).map(|kind| (kind, k)));
+        let Some((kind, kind_key)) = first else {
+            let guess = entries
+                .iter()
+                .map(|(k, _)| k)
+                .find(|k| !COMMON_OPTIONS.contains(&k.name.as_str()));
+            let d = match guess {
+                Some(key) => self
+                    .error(key.pos, format!("unknown check kind `{}`", key.name))
+                    .expected(format!("a check kind, {}", one_of(&kind_names)))
+                    .suggest(&key.name, kind_names.iter().copied()),
+                None => self
+                    .error(node.pos, "a check needs a kind")
+                    .expected(format!("a check kind, {}", one_of(&kind_names))),
+            };
+            self.report(d);
+            return None;
         };
+        let second = entries.iter().map(|(k, _)| k).find(|k| {
+            k.name != kind_key.name
+                && probe::find(&k.name).is_some()
+                && !kind.params().iter().any(|p| p.name == k.name)
+        });
+        if let Some(second) = second {
+            let d = self
+                .error(
+                    second.pos,
+                    format!(
+                        "a check has one kind, found `{}` and `{}`",
+                        kind_key.name, second.name
+                    ),
+                )
+                .expected("one kind per check: start another check with `- `");
+            self.report(d);
+            return None;
+        }
         let subject_node = get(entries, &kind_key.name)?;
         let subject = self.template(subject_node, &format!("the subject of `{}`", kind.name()));
         let mut check = Check {

@@ -260,6 +260,6 @@ mod tests {
     #[test]
     fn syntax_errors_are_located() {
         let err = parse("lab: x\ntasks: [a\n").unwrap_err();
-        assert_eq!(err.pos.line, 3);
+        assert_eq!((err.pos.line, err.pos.column), (2, 8));
     }
 }

@@ -48,3 +48,30 @@ pub fn run_locally(
     };
     kind.parse(&query, &output)
 }
+
+/// Parse output captured from a real tool, as if a script had printed it and exited with `exit_code`.
+pub fn parse_canned(
+    kind: &dyn Kind,
+    subject: &str,
+    inputs: &[(&str, &str)],
+    exit_code: i32,
+    stdout: &str,
+    stderr: &str,
+) -> Result<Facts, String> {
+    let inputs: BTreeMap<String, String> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let query = Query {
+        subject,
+        inputs: &inputs,
+        wants: &[],
+    };
+    let output = ExecOutput {
+        exit_code: Some(exit_code),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: stderr.as_bytes().to_vec(),
+        ..ExecOutput::default()
+    };
+    kind.parse(&query, &output)
+}
