@@ -1,0 +1,22 @@
+//! Real test hosts for integration tests: systemd containers with their own sshd on a test bridge.
+//!
+//! Include with `mod support;` from a file in tests/. See README.md beside this file.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code, unused_imports)]
+
+mod cgroup;
+mod cmd;
+mod container;
+mod host;
+mod keys;
+mod machine;
+mod net;
+mod preflight;
+mod proc_id;
+mod rootfs;
+mod slots;
+
+pub use host::TestHost;
+pub use keys::{grader_key, wrong_key};
+pub use net::{silent_address, unreachable_address};
