@@ -106,7 +106,12 @@ pub fn context(lab: &Lab, candidate: &Candidate) -> serde_json::Value {
 }
 
 pub fn plan(lab: &Lab, candidate: &Candidate, only: &[String]) -> Result<Plan, PlanError> {
-    let ctx = context(lab, candidate);
+    plan_in(lab, &context(lab, candidate), only)
+}
+
+/// Plan with a given template context (`explain` shows roles by their names, not addresses).
+pub fn plan_in(lab: &Lab, base: &serde_json::Value, only: &[String]) -> Result<Plan, PlanError> {
+    let ctx = base.clone();
     let mut tasks = Vec::new();
     for task in lab
         .tasks
@@ -135,11 +140,7 @@ pub fn plan(lab: &Lab, candidate: &Candidate, only: &[String]) -> Result<Plan, P
             let check_origin = || check.origin.to_string();
             let mut ctx = ctx.clone();
             for (name, value) in &check.params {
-                ctx[name] = serde_json::Value::String(render(
-                    value,
-                    &check_origin,
-                    &context(lab, candidate),
-                )?);
+                ctx[name] = serde_json::Value::String(render(value, &check_origin, base)?);
             }
             let subject = render(&check.subject, &check_origin, &ctx)?;
             let mut inputs = BTreeMap::new();

@@ -4,20 +4,34 @@ use std::path::Path;
 
 use crate::error::{EXIT_PASSED, Error};
 use crate::expect::format_number;
-use crate::lab::load;
-use crate::plan::generated_label;
-use crate::template;
+use serde_json::json;
+
+use crate::lab::{Lab, load};
+use crate::plan::plan_in;
 
 pub fn explain(path: &Path) -> Result<i32, Error> {
     let lab = load(path)?;
-    print!("{}", render(&lab));
+    print!("{}", render(&lab)?);
     Ok(EXIT_PASSED)
 }
 
 /// In an exam lab the candidate learns what is looked at, never the value expected.
-pub fn render(lab: &crate::lab::Lab) -> String {
-    let ctx = serde_json::Value::Object(lab.vars.clone());
-    let show = |text: &str| template::render(text, &ctx).unwrap_or_else(|_| text.to_string());
+pub fn render(lab: &Lab) -> Result<String, Error> {
+    // Hosts are shown by their role: `http://srv/`, not an address.
+    let mut ctx = serde_json::Value::Object(lab.vars.clone());
+    ctx["candidate"] = json!({"id": "candidate", "name": "candidate"});
+    ctx["hosts"] = lab
+        .roles
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                json!({"address": r.name, "user": "user", "port": 22}),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let plan = plan_in(lab, &ctx, &[])?;
     let mut out = format!("{} — {} (block {})\n", lab.id, lab.title, lab.block);
     if let Some(competence) = &lab.competence {
         out.push_str(&format!("competence: {competence}\n"));
@@ -45,18 +59,18 @@ pub fn render(lab: &crate::lab::Lab) -> String {
             ""
         }
     ));
-    for task in &lab.tasks {
+    for task in &plan.tasks {
+        let requires = if task.requires.is_empty() {
+            String::new()
+        } else {
+            format!(", requires {}", task.requires.join(", "))
+        };
         out.push_str(&format!(
-            "\n{} — {} ({} points{}{})\n",
+            "\n{} — {} ({} points{}{requires})\n",
             task.id,
-            show(&task.title),
+            task.title,
             format_number(task.points),
             if task.partial { ", partial credit" } else { "" },
-            if task.requires.is_empty() {
-                String::new()
-            } else {
-                format!(", requires {}", task.requires.join(", "))
-            }
         ));
         for check in &task.checks {
             let line = if lab.exam {
@@ -64,23 +78,15 @@ pub fn render(lab: &crate::lab::Lab) -> String {
                 format!(
                     "{} {} on {}: {}",
                     check.kind.name(),
-                    show(&check.subject),
-                    check.on,
+                    check.subject,
+                    check.role,
                     names.join(", ")
                 )
             } else {
-                match &check.label {
-                    Some(label) => show(label),
-                    None => generated_label(
-                        check.kind.name(),
-                        &show(&check.subject),
-                        &check.inputs,
-                        &check.expects,
-                    ),
-                }
+                check.label.clone()
             };
             out.push_str(&format!("  - {line}\n"));
         }
     }
-    out
+    Ok(out)
 }

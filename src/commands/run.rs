@@ -55,7 +55,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             accept_new_host_keys: args.accept_new_host_keys,
             connect_timeout: args.connect_timeout,
         },
-        only: args.only.clone(),
+        only: args.only,
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Output(format!("cannot start the runtime: {e}")))?;
