@@ -1,6 +1,9 @@
 //! Lab files: YAML to a validated [`Lab`], with located diagnostics.
 
+mod check;
+mod decode;
 mod diagnostic;
+mod library;
 mod load;
 mod model;
 mod node;

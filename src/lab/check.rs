@@ -1,0 +1,413 @@
+//! Checks: the kind key and its subject, the kind's expectations and inputs, the common options.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::decode::{Decoder, get, one_of};
+use super::load::COMMON_OPTIONS;
+use super::model::{Check, Origin, Os, Retry, Role};
+use super::node::{Key, Node, Value};
+use crate::expect::{Expect, ListMatch, NumberMatch, Shape, TextMatch, check_regex};
+use crate::probe::{self, KINDS};
+use crate::template;
+
+impl Decoder<'_> {
+    pub(super) fn checks(&mut self, node: &Node, roles: &[Role]) -> Option<Vec<Check>> {
+        let Value::Seq(items) = &node.value else {
+            let d = self
+                .error(
+                    node.pos,
+                    format!("`checks` must be a list, found {}", node.type_name()),
+                )
+                .expected("a list of checks, each starting with `- KIND: subject`");
+            self.report(d);
+            return None;
+        };
+        if items.is_empty() {
+            let d = self
+                .error(node.pos, "a task needs at least one check")
+                .expected("a check such as `- file: /etc/hostname`");
+            self.report(d);
+            return None;
+        }
+        let mut checks = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match self.check_or_use(item, roles) {
+                Some(mut expanded) => checks.append(&mut expanded),
+                None => ok = false,
+            }
+        }
+        ok.then_some(checks)
+    }
+
+    fn check_or_use(&mut self, node: &Node, roles: &[Role]) -> Option<Vec<Check>> {
+        let entries = self.map(node, "a check")?;
+        if get(entries, "use").is_some() {
+            return self.use_call(entries, roles);
+        }
+        self.check(node, entries, roles, &BTreeMap::new())
+            .map(|c| vec![c])
+    }
+
+    pub(super) fn check(
+        &mut self,
+        node: &Node,
+        entries: &[(Key, Node)],
+        roles: &[Role],
+        params: &BTreeMap<String, String>,
+    ) -> Option<Check> {
+        // The kind is the first key naming one; a later key may name a kind too when it is
+        // an expectation of that kind (`group` of a file, `process` of a port).
+        let kind_names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        let first = entries
+            .iter()
+            .map(|(k, _)| k)
+            .find_map(|k| probe::find(&k.name).map(|kind| (kind, k)));
+        let Some((kind, kind_key)) = first else {
+            let guess = entries
+                .iter()
+                .map(|(k, _)| k)
+                .find(|k| !COMMON_OPTIONS.contains(&k.name.as_str()));
+            let d = match guess {
+                Some(key) => self
+                    .error(key.pos, format!("unknown check kind `{}`", key.name))
+                    .expected(format!("a check kind, {}", one_of(&kind_names)))
+                    .suggest(&key.name, kind_names.iter().copied()),
+                None => self
+                    .error(node.pos, "a check needs a kind")
+                    .expected(format!("a check kind, {}", one_of(&kind_names))),
+            };
+            self.report(d);
+            return None;
+        };
+        let second = entries.iter().map(|(k, _)| k).find(|k| {
+            k.name != kind_key.name
+                && probe::find(&k.name).is_some()
+                && !kind.params().iter().any(|p| p.name == k.name)
+        });
+        if let Some(second) = second {
+            let d = self
+                .error(
+                    second.pos,
+                    format!(
+                        "a check has one kind, found `{}` and `{}`",
+                        kind_key.name, second.name
+                    ),
+                )
+                .expected("one kind per check: start another check with `- `");
+            self.report(d);
+            return None;
+        }
+        let subject_node = get(entries, &kind_key.name)?;
+        let subject = self.template(subject_node, &format!("the subject of `{}`", kind.name()));
+        let mut check = Check {
+            kind,
+            subject: String::new(),
+            inputs: BTreeMap::new(),
+            expects: Vec::new(),
+            on: roles[0].name.clone(),
+            label: None,
+            timeout: None,
+            weight: 1.0,
+            retry: None,
+            params: params.clone(),
+            origin: Origin {
+                source: Arc::clone(self.source),
+                pos: kind_key.pos,
+            },
+        };
+        let mut ok = subject.is_some();
+        for (key, value) in entries {
+            if key.name == kind_key.name {
+                continue;
+            }
+            if COMMON_OPTIONS.contains(&key.name.as_str()) {
+                ok &= self.common_option(&mut check, key, value, roles);
+                continue;
+            }
+            match kind.params().iter().find(|p| p.name == key.name) {
+                Some(param) => match param.role {
+                    probe::Role::Expect(shape) => match self.expect(shape, param.name, value) {
+                        Some(expect) => check.expects.push((param.name, expect)),
+                        None => ok = false,
+                    },
+                    probe::Role::Input { choices } => match self
+                        .template(value, &format!("`{}`", key.name))
+                    {
+                        Some(text) if choices.is_empty() || choices.contains(&text.as_str()) => {
+                            check.inputs.insert(key.name.clone(), text);
+                        }
+                        Some(text) => {
+                            let d = self
+                                .error(value.pos, format!("`{text}` is not a valid `{}`", key.name))
+                                .expected(one_of(choices))
+                                .suggest(&text, choices.iter().copied());
+                            self.report(d);
+                            ok = false;
+                        }
+                        None => ok = false,
+                    },
+                },
+                None => {
+                    let names: Vec<&str> = kind
+                        .params()
+                        .iter()
+                        .map(|p| p.name)
+                        .chain(COMMON_OPTIONS.iter().copied())
+                        .collect();
+                    let d = self
+                        .error(
+                            key.pos,
+                            format!("`{}` checks have no `{}`", kind.name(), key.name),
+                        )
+                        .expected(one_of(&names))
+                        .suggest(&key.name, names.iter().copied());
+                    self.report(d);
+                    ok = false;
+                }
+            }
+        }
+        if check.expects.is_empty() {
+            match kind.default_expect() {
+                Some(default) => check.expects.push(default),
+                None => {
+                    let names: Vec<&str> = kind.params().iter().map(|p| p.name).collect();
+                    let d = self
+                        .error(
+                            kind_key.pos,
+                            format!("a `{}` check needs an expectation", kind.name()),
+                        )
+                        .expected(one_of(&names));
+                    self.report(d);
+                    ok = false;
+                }
+            }
+        }
+        check.subject = subject?;
+        ok.then_some(check)
+    }
+
+    pub(super) fn common_option(
+        &mut self,
+        check: &mut Check,
+        key: &Key,
+        value: &Node,
+        roles: &[Role],
+    ) -> bool {
+        match key.name.as_str() {
+            "on" => match self.role_ref(value, roles) {
+                Some(role) => {
+                    check.on = role;
+                    true
+                }
+                None => false,
+            },
+            "from" => {
+                let d = self
+                    .error(key.pos, format!("`from` is for black-box probes; `{}` checks inspect the host named by `on`", check.kind.name()))
+                    .expected(format!("`on: ROLE` ({})", roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")));
+                self.report(d);
+                false
+            }
+            "label" => self
+                .template(value, "`label`")
+                .map(|l| check.label = Some(l))
+                .is_some(),
+            "timeout" => self
+                .duration(value, "`timeout`")
+                .map(|t| check.timeout = Some(t))
+                .is_some(),
+            "weight" => self
+                .number_in(value, "`weight`", 0.0, 1000.0)
+                .map(|w| check.weight = w)
+                .is_some(),
+            "retry" => self.retry(value).map(|r| check.retry = Some(r)).is_some(),
+            _ => unreachable!("every common option is handled"),
+        }
+    }
+
+    fn role_ref(&mut self, node: &Node, roles: &[Role]) -> Option<String> {
+        let name = self.string(node, "`on`")?;
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        match roles.iter().find(|r| r.name == name) {
+            Some(role) if role.os == Os::Linux => Some(name),
+            Some(role) => {
+                let d = self
+                    .error(node.pos, format!("role `{name}` is an `os: {}` host, which white-box checks cannot inspect yet", role.os))
+                    .expected("a role with `os: linux`");
+                self.report(d);
+                None
+            }
+            None => {
+                let d = self
+                    .error(
+                        node.pos,
+                        format!("role `{name}` is not declared in `hosts`"),
+                    )
+                    .expected(format!("a role of this lab, {}", one_of(&names)))
+                    .suggest(&name, names.iter().copied());
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    fn retry(&mut self, node: &Node) -> Option<Retry> {
+        let entries = self.map(node, "`retry`")?;
+        self.check_keys(entries, &["times", "every"], "`retry`");
+        let times = self
+            .required(entries, node.pos, "times", "`retry`")
+            .and_then(|n| self.number_in(n, "`times`", 1.0, 100.0))?;
+        let every = match get(entries, "every") {
+            Some(n) => self.duration(n, "`every`")?,
+            None => Duration::from_secs(1),
+        };
+        Some(Retry {
+            times: times as u32,
+            every,
+        })
+    }
+
+    fn expect(&mut self, shape: Shape, name: &str, node: &Node) -> Option<Expect> {
+        match shape {
+            Shape::Bool => self.bool(node, &format!("`{name}`")).map(Expect::Bool),
+            Shape::Number => self.number_match(name, node).map(Expect::Number),
+            Shape::Text => self.text_match(name, node).map(Expect::Text),
+            Shape::List => self.list_match(name, node).map(Expect::List),
+        }
+    }
+
+    fn number_match(&mut self, name: &str, node: &Node) -> Option<NumberMatch> {
+        if let Value::Map(entries) = &node.value {
+            self.check_keys(
+                entries,
+                &["eq", "ge", "le"],
+                &format!("the matchers of `{name}`"),
+            );
+            let mut m = NumberMatch::default();
+            for (key, value) in entries {
+                let n = self.number(value, &format!("`{}`", key.name));
+                match key.name.as_str() {
+                    "eq" => m.eq = n,
+                    "ge" => m.ge = n,
+                    "le" => m.le = n,
+                    _ => {}
+                }
+            }
+            return Some(m);
+        }
+        self.number(node, &format!("`{name}`"))
+            .map(|n| NumberMatch {
+                eq: Some(n),
+                ..Default::default()
+            })
+    }
+
+    fn text_match(&mut self, name: &str, node: &Node) -> Option<TextMatch> {
+        let mut m = TextMatch::default();
+        match &node.value {
+            Value::Map(entries) => {
+                self.check_keys(
+                    entries,
+                    &["equals", "contains", "not_contains", "matches"],
+                    &format!("the matchers of `{name}`"),
+                );
+                for (key, value) in entries {
+                    self.text_matcher(&mut m, &key.name, value)?;
+                }
+            }
+            // `contains: X` and `matches: X` read as what they say; any other name means `equals`.
+            _ => {
+                let matcher = if ["contains", "not_contains", "matches"].contains(&name) {
+                    name
+                } else {
+                    "equals"
+                };
+                self.text_matcher(&mut m, matcher, node)?;
+            }
+        }
+        Some(m)
+    }
+
+    fn text_matcher(&mut self, m: &mut TextMatch, matcher: &str, node: &Node) -> Option<()> {
+        let what = format!("`{matcher}`");
+        match matcher {
+            "equals" => m.equals = Some(self.template(node, &what)?),
+            "matches" => m.matches = Some(self.regex(node)?),
+            "contains" | "not_contains" => {
+                let mut values = Vec::new();
+                for (text, pos) in self.string_list(node, &what)? {
+                    if !self.check_template(&text, pos) {
+                        return None;
+                    }
+                    values.push(text);
+                }
+                if matcher == "contains" {
+                    m.contains = values;
+                } else {
+                    m.not_contains = values;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn list_match(&mut self, name: &str, node: &Node) -> Option<ListMatch> {
+        let mut m = ListMatch::default();
+        match &node.value {
+            Value::Map(entries) => {
+                self.check_keys(
+                    entries,
+                    &["equals", "contains", "not_contains", "matches"],
+                    &format!("the matchers of `{name}`"),
+                );
+                for (key, value) in entries {
+                    let what = format!("`{}`", key.name);
+                    match key.name.as_str() {
+                        "matches" => m.matches = Some(self.regex(value)?),
+                        "equals" => m.equals = Some(self.templates(value, &what)?),
+                        "contains" => m.contains = self.templates(value, &what)?,
+                        "not_contains" => m.not_contains = self.templates(value, &what)?,
+                        _ => {}
+                    }
+                }
+            }
+            _ => m.contains = self.templates(node, &format!("`{name}`"))?,
+        }
+        Some(m)
+    }
+
+    fn templates(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for (text, pos) in self.string_list(node, what)? {
+            if !self.check_template(&text, pos) {
+                return None;
+            }
+            out.push(text);
+        }
+        Some(out)
+    }
+
+    fn regex(&mut self, node: &Node) -> Option<String> {
+        let pattern = self.template(node, "`matches`")?;
+        let rendered = template::render(&pattern, &self.ctx).unwrap_or_else(|_| pattern.clone());
+        if let Err(e) = check_regex(&rendered) {
+            let detail = e
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_string();
+            let d = self
+                .error(node.pos, format!("invalid regex `{rendered}`: {detail}"))
+                .expected("a regular expression (Rust regex syntax)");
+            self.report(d);
+            return None;
+        }
+        Some(pattern)
+    }
+}
