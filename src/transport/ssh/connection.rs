@@ -1,0 +1,343 @@
+//! One open session: dialling, and running a script on a channel without blocking on either stream.
+
+use super::*;
+
+/// Why a non-blocking call gave up.
+pub(super) enum Stop {
+    Deadline,
+    Ssh(ssh2::Error),
+}
+
+/// An open, authenticated session, in non-blocking mode.
+pub(super) struct Connection {
+    pub(super) session: Session,
+    /// The socket the session owns, kept to wait on it with poll(2).
+    pub(super) fd: RawFd,
+    pub(super) endpoint: String,
+}
+
+impl Connection {
+    pub(super) fn open(
+        target: &SshTarget,
+        options: &SshOptions,
+    ) -> Result<Connection, TransportError> {
+        let address = endpoint(target);
+        let started = Instant::now();
+        let handshake_error = |reason: String| TransportError::Handshake {
+            address: address.clone(),
+            reason,
+        };
+
+        let stream = dial(target, options.connect_timeout)?;
+        // Nagle plus delayed ACKs cost about 45 ms per exchange on loopback (FACTS.md).
+        stream
+            .set_nodelay(true)
+            .map_err(|e| TransportError::Connect {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
+        tracing::debug!(%address, elapsed = ?started.elapsed(), "tcp connected");
+        let fd = stream.as_raw_fd();
+        let mut session = Session::new().map_err(|e| handshake_error(e.message().to_owned()))?;
+        session.set_tcp_stream(stream);
+        // Bounds every blocking step of the handshake and the authentication.
+        session.set_timeout(millis(options.connect_timeout).max(1));
+
+        let known = KnownHostsFile::read(&options.known_hosts).map_err(|e| {
+            handshake_error(format!(
+                "cannot read {}: {e}",
+                options.known_hosts.display()
+            ))
+        })?;
+        let host_keys = HostKeys::load(&session, &known);
+        let name = known_hosts_name(target);
+        host_keys.prefer_known_types(&session, &name);
+
+        session.handshake().map_err(|e| {
+            handshake_error(if code(&e) == LIBSSH2_ERROR_TIMEOUT {
+                format!(
+                    "no ssh answer within {} (is an ssh server listening on this port?)",
+                    humantime::format_duration(options.connect_timeout)
+                )
+            } else {
+                e.message().to_owned()
+            })
+        })?;
+        tracing::debug!(%address, elapsed = ?started.elapsed(), "ssh handshake done");
+
+        // Before any authentication: a password must never reach an impostor.
+        verify_host_key(&session, &host_keys, &name, &address, options)?;
+        tracing::debug!(%address, "host key verified");
+        authenticate(&session, target, options, &address)?;
+        tracing::debug!(%address, elapsed = ?started.elapsed(), "authenticated");
+
+        session.set_blocking(false);
+        Ok(Connection {
+            session,
+            fd,
+            endpoint: address,
+        })
+    }
+
+    /// Run one script with `/bin/sh -s`, feeding it on standard input while reading both
+    /// output streams, all in one loop: a host that fills one stream while the grader waits
+    /// on the other cannot hang it.
+    pub(super) fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, ExecFailure> {
+        let started = Instant::now();
+        let deadline = started + timeout + GRACE;
+        let mut channel = self
+            .retry(deadline, || self.session.channel_session())
+            .map_err(|stop| self.failure(stop, "the host refused an ssh channel"))?;
+        if let Err(stop) = self.retry(deadline, || channel.exec("/bin/sh -s")) {
+            let failure = self.failure(stop, "the host refused to run /bin/sh -s");
+            self.abandon(channel);
+            return Err(failure);
+        }
+
+        let mut stdout = Capped::default();
+        let mut stderr = Capped::default();
+        let finished = self
+            .pump(
+                &mut channel,
+                script.as_bytes(),
+                &mut stdout,
+                &mut stderr,
+                deadline,
+            )
+            // The exit status comes before the host's close: wait for that close.
+            .and_then(|()| self.retry(deadline, || channel.close()))
+            .and_then(|()| self.retry(deadline, || channel.wait_close()));
+        if let Err(stop) = finished {
+            let failure = self.failure(stop, "the channel failed");
+            self.abandon(channel);
+            return Err(failure);
+        }
+
+        let signalled = channel
+            .exit_signal()
+            .is_ok_and(|signal| signal.exit_signal.is_some());
+        let exit_code = if signalled {
+            None
+        } else {
+            channel.exit_status().ok()
+        };
+        Ok(ExecOutput {
+            exit_code,
+            stdout: stdout.kept,
+            stderr: stderr.kept,
+            dropped: stdout.dropped + stderr.dropped,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Write `input` then EOF, and read stdout and stderr, until the host closes both.
+    pub(super) fn pump(
+        &self,
+        channel: &mut Channel,
+        mut input: &[u8],
+        stdout: &mut Capped,
+        stderr: &mut Capped,
+        deadline: Instant,
+    ) -> Result<(), Stop> {
+        let mut errors = channel.stderr();
+        let mut eof_sent = false;
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            let mut progress = false;
+            let mut blocked = 0;
+
+            if !eof_sent {
+                let sent = if input.is_empty() {
+                    channel.send_eof().map(|()| 0)
+                } else {
+                    self.io(channel.write(input))
+                };
+                match sent {
+                    Ok(n) => {
+                        input = &input[n..];
+                        eof_sent = n == 0;
+                        progress = true;
+                    }
+                    Err(e) if is_eagain(&e) => blocked |= self.directions(),
+                    Err(e) if is_connection_error(&e) => return Err(Stop::Ssh(e)),
+                    // The script ended without reading all of its input: nothing more to send.
+                    Err(_) => eof_sent = true,
+                }
+            }
+
+            for (stream, sink) in [
+                (&mut *channel as &mut dyn Read, &mut *stdout),
+                (&mut errors as &mut dyn Read, &mut *stderr),
+            ] {
+                match self.io(stream.read(&mut buf)) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        sink.push(&buf[..n]);
+                        progress = true;
+                    }
+                    Err(e) if is_eagain(&e) => blocked |= self.directions(),
+                    Err(e) => return Err(Stop::Ssh(e)),
+                }
+            }
+
+            // True only once the host sent EOF and nothing of either stream is left unread.
+            if channel.eof() {
+                return Ok(());
+            }
+            if !progress && !self.wait(blocked | libc::POLLIN, deadline) {
+                return Err(Stop::Deadline);
+            }
+        }
+    }
+
+    /// Give up on a channel: close it, briefly. What it runs is left to the envelope's
+    /// coreutils `timeout`; ssh2 offers no way to send a `signal` request on a channel
+    /// that already runs a command.
+    pub(super) fn abandon(&self, mut channel: Channel) {
+        let until = Instant::now() + ABANDON_GRACE;
+        let _ = self.retry(until, || channel.close());
+    }
+
+    pub(super) fn disconnect(self) {
+        let until = Instant::now() + DISCONNECT_GRACE;
+        let _ = self.retry(until, || {
+            self.session
+                .disconnect(None, "labgrade has finished with this host", None)
+        });
+        tracing::debug!(address = %self.endpoint, "disconnected");
+    }
+
+    /// Name what stopped an operation: the deadline, the connection or this channel.
+    pub(super) fn failure(&self, stop: Stop, refused: &str) -> ExecFailure {
+        match stop {
+            Stop::Deadline => ExecFailure::Timeout,
+            Stop::Ssh(e) if is_connection_error(&e) => ExecFailure::Lost(e.message().to_owned()),
+            Stop::Ssh(e)
+                if matches!(code(&e), -21 | -22 | -32) /* CHANNEL_FAILURE, CHANNEL_REQUEST_DENIED, REQUEST_DENIED */ =>
+            {
+                ExecFailure::Refused(format!("{refused}: {}", e.message()))
+            }
+            Stop::Ssh(e) => ExecFailure::Channel(e.message().to_owned()),
+        }
+    }
+
+    /// Call a non-blocking libssh2 operation until it completes, waiting on the socket in
+    /// between, or until `deadline`.
+    pub(super) fn retry<T>(
+        &self,
+        deadline: Instant,
+        mut operation: impl FnMut() -> Result<T, ssh2::Error>,
+    ) -> Result<T, Stop> {
+        loop {
+            match operation() {
+                Err(e) if is_eagain(&e) => {
+                    if !self.wait(self.directions(), deadline) {
+                        return Err(Stop::Deadline);
+                    }
+                }
+                result => return result.map_err(Stop::Ssh),
+            }
+        }
+    }
+
+    /// Wait until the socket is ready for `events` (poll(2) flags), for at most
+    /// [`POLL_SLICE`]; false when the deadline has passed.
+    pub(super) fn wait(&self, events: libc::c_short, deadline: Instant) -> bool {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let slice = (deadline - now).min(POLL_SLICE);
+        let mut fd = libc::pollfd {
+            fd: self.fd,
+            events: if events == 0 { libc::POLLIN } else { events },
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd on the socket the session owns and keeps open. An error
+        // (EINTR) needs no handling: the caller tries its operation again.
+        unsafe {
+            libc::poll(&mut fd, 1, slice.as_micros().div_ceil(1000) as libc::c_int);
+        }
+        true
+    }
+
+    /// The poll(2) events libssh2 is blocked on.
+    pub(super) fn directions(&self) -> libc::c_short {
+        match self.session.block_directions() {
+            BlockDirections::Inbound => libc::POLLIN,
+            BlockDirections::Outbound => libc::POLLOUT,
+            BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+            BlockDirections::None => 0,
+        }
+    }
+
+    /// Recover the libssh2 error behind an `io::Error` from ssh2's Read and Write impls.
+    pub(super) fn io(&self, result: io::Result<usize>) -> Result<usize, ssh2::Error> {
+        result.map_err(|e| {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                ssh2::Error::from_errno(ErrorCode::Session(LIBSSH2_ERROR_EAGAIN))
+            } else {
+                ssh2::Error::last_session_error(&self.session)
+                    .unwrap_or_else(|| ssh2::Error::from_errno(ErrorCode::Session(-1)))
+            }
+        })
+    }
+}
+
+/// One output stream: the first [`OUTPUT_CAP`] bytes, and a count of the rest.
+#[derive(Default)]
+pub(super) struct Capped {
+    pub(super) kept: Vec<u8>,
+    pub(super) dropped: u64,
+}
+
+impl Capped {
+    pub(super) fn push(&mut self, bytes: &[u8]) {
+        let room = OUTPUT_CAP.saturating_sub(self.kept.len()).min(bytes.len());
+        self.kept.extend_from_slice(&bytes[..room]);
+        self.dropped += (bytes.len() - room) as u64;
+    }
+}
+
+/// Open the TCP connection, trying each address the name resolves to.
+pub(super) fn dial(target: &SshTarget, timeout: Duration) -> Result<TcpStream, TransportError> {
+    let address = endpoint(target);
+    let error = |reason: String| TransportError::Connect {
+        address: address.clone(),
+        reason,
+    };
+    let host = bare_host(&target.address);
+    let candidates: Vec<SocketAddr> = (host, target.port)
+        .to_socket_addrs()
+        .map_err(|e| error(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut last = None;
+    for candidate in candidates {
+        match TcpStream::connect_timeout(&candidate, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                tracing::debug!(%candidate, error = %e, "tcp connect failed");
+                last = Some(e);
+            }
+        }
+    }
+    Err(error(match last {
+        None => format!("{host} has no address"),
+        Some(e) => match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) => "connection refused (no ssh server on this port?)".into(),
+            Some(libc::EHOSTUNREACH) => "no route to host".into(),
+            Some(libc::ENETUNREACH) => "network is unreachable".into(),
+            _ if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+            {
+                format!(
+                    "no answer within {} (host down, or a firewall drops the traffic)",
+                    humantime::format_duration(timeout)
+                )
+            }
+            _ => e.to_string(),
+        },
+    }))
+}
