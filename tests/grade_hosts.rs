@@ -67,6 +67,21 @@ EOF
 printf '#!/bin/sh\necho "backup error: no repository" >&2\nexit 1\n' > /usr/local/bin/backup.sh
 "#;
 
+/// Test hosts are made of this machine's installed files: the lab's packages must be here.
+fn require_packages() {
+    for package in ["bridge-utils", "cron", "nftables", "openssh-server"] {
+        let out = Command::new("dpkg-query")
+            .args(["-W", "-f=${db:Status-Status}", package])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "installed",
+            "the whitebox lab needs the Debian package {package} on this machine (.ci/run installs it)"
+        );
+    }
+}
+
 struct Run {
     code: i32,
     stdout: String,
@@ -152,6 +167,7 @@ fn verdicts(results: &Value) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn the_reference_host_scores_20() {
+    require_packages();
     let host = TestHost::start("reference", REFERENCE);
     let run = grade(&host, &[]);
     let (tasks, checks) = verdicts(&run.results);
@@ -178,6 +194,7 @@ fn the_reference_host_scores_20() {
 
 #[test]
 fn each_planted_fault_costs_its_task() {
+    require_packages();
     let host = TestHost::start("faulty", &format!("{REFERENCE}\n{FAULTS}"));
     let run = grade(&host, &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
