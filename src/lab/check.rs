@@ -337,13 +337,7 @@ impl Decoder<'_> {
             "equals" => m.equals = Some(self.template(node, &what)?),
             "matches" => m.matches = Some(self.regex(node)?),
             "contains" | "not_contains" => {
-                let mut values = Vec::new();
-                for (text, pos) in self.string_list(node, &what)? {
-                    if !self.check_template(&text, pos) {
-                        return None;
-                    }
-                    values.push(text);
-                }
+                let values = self.templates(node, &what)?;
                 if matcher == "contains" {
                     m.contains = values;
                 } else {

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Facts, Kind, Param, Query};
+use super::{Facts, Kind, Param, Query, getent};
 use crate::expect::{Fact, Shape};
-use crate::transport::{ExecOutput, shell_quote};
+use crate::transport::ExecOutput;
 
 pub struct Group;
 
@@ -43,36 +43,22 @@ impl Kind for Group {
     /// entry: both make a member, so the accounts are scanned for the group's id too. That
     /// scan sees the accounts the host can enumerate (a directory may hide its users).
     fn script(&self, q: &Query) -> String {
-        let group = shell_quote(q.subject);
-        format!(
-            "g={group}\n\
-             need getent\n\
-             line=$(getent group -- \"$g\"); rc=$?\n\
-             [ \"$rc\" -eq 2 ] && {{ echo exists=no; exit 0; }}\n\
-             [ \"$rc\" -eq 0 ] || exit \"$rc\"\n\
-             printf 'group=%s\\n' \"$line\"\n\
-             gid=${{line#*:*:}}; gid=${{gid%%:*}}\n\
+        let mut script = getent::lookup("group", q.subject);
+        script.push_str(
+            "gid=${line#*:*:}; gid=${gid%%:*}\n\
              case $gid in ''|*[!0-9]*) exit 0 ;; esac\n\
              need awk\n\
-             getent passwd | awk -F: -v gid=\"$gid\" '$4 == gid {{ print \"primary=\" $1 }}'\n"
-        )
+             getent passwd | awk -F: -v gid=\"$gid\" '$4 == gid { print \"primary=\" $1 }'\n",
+        );
+        script
     }
 
     fn parse(&self, q: &Query, output: &ExecOutput) -> Result<Facts, String> {
         let stdout = output.stdout_text();
-        if output.exit_code != Some(0) {
-            return Err(match output.stderr_text().trim() {
-                "" => format!("getent failed (exit {:?})", output.exit_code),
-                reason => reason.to_string(),
-            });
-        }
         let mut facts = Facts::new();
-        let Some(entry) = stdout.lines().find_map(|l| l.strip_prefix("group=")) else {
-            if stdout.trim() == "exists=no" {
-                facts.insert("exists", Fact::Bool(false));
-                return Ok(facts);
-            }
-            return Err(format!("unexpected answer from getent: {stdout:?}"));
+        let Some(entry) = getent::entry("group", output, &stdout)? else {
+            facts.insert("exists", Fact::Bool(false));
+            return Ok(facts);
         };
         let fields: Vec<&str> = entry.split(':').collect();
         let [name, _, gid, listed] = fields[..] else {

@@ -5,6 +5,7 @@ mod command;
 mod cron;
 mod file;
 mod firewall;
+mod getent;
 mod group;
 mod mount;
 mod package;

@@ -1,8 +1,8 @@
 //! `user: LOGIN`: an account as the host's name service sees it (local files, LDAP, sssd).
 
-use super::{Facts, Kind, Param, Query};
+use super::{Facts, Kind, Param, Query, getent};
 use crate::expect::{Fact, Shape};
-use crate::transport::{ExecOutput, shell_quote};
+use crate::transport::ExecOutput;
 
 pub struct User;
 
@@ -42,34 +42,20 @@ impl Kind for User {
 
     /// getent exits with 2 when the name is unknown; any other failure is the host's.
     fn script(&self, q: &Query) -> String {
-        let login = shell_quote(q.subject);
-        format!(
-            "u={login}\n\
-             need getent\n\
-             line=$(getent passwd -- \"$u\"); rc=$?\n\
-             [ \"$rc\" -eq 2 ] && {{ echo exists=no; exit 0; }}\n\
-             [ \"$rc\" -eq 0 ] || exit \"$rc\"\n\
-             printf 'passwd=%s\\n' \"$line\"\n\
-             need id\n\
-             printf 'groups=%s\\n' \"$(id -Gn -- \"$u\")\"\n"
-        )
+        let mut script = getent::lookup("passwd", q.subject);
+        script.push_str(
+            "need id\n\
+             printf 'groups=%s\\n' \"$(id -Gn -- \"$name\")\"\n",
+        );
+        script
     }
 
     fn parse(&self, q: &Query, output: &ExecOutput) -> Result<Facts, String> {
         let stdout = output.stdout_text();
-        if output.exit_code != Some(0) {
-            return Err(match output.stderr_text().trim() {
-                "" => format!("getent failed (exit {:?})", output.exit_code),
-                reason => reason.to_string(),
-            });
-        }
         let mut facts = Facts::new();
-        let Some(passwd) = stdout.lines().find_map(|l| l.strip_prefix("passwd=")) else {
-            if stdout.trim() == "exists=no" {
-                facts.insert("exists", Fact::Bool(false));
-                return Ok(facts);
-            }
-            return Err(format!("unexpected answer from getent: {stdout:?}"));
+        let Some(passwd) = getent::entry("passwd", output, &stdout)? else {
+            facts.insert("exists", Fact::Bool(false));
+            return Ok(facts);
         };
         let fields: Vec<&str> = passwd.split(':').collect();
         let [name, _, uid, gid, _, home, shell] = fields[..] else {
