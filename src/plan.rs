@@ -67,7 +67,8 @@ pub struct PlannedCheck {
     pub subject: String,
     pub inputs: BTreeMap<String, String>,
     pub expects: Vec<(&'static str, Expect)>,
-    pub role: String,
+    /// The role whose host runs it; `None`: the grader.
+    pub role: Option<String>,
     pub label: String,
     pub timeout: Duration,
     pub weight: f64,

@@ -79,7 +79,10 @@ pub fn render(lab: &Lab) -> Result<String, Error> {
                     "{} {} on {}: {}",
                     check.kind.name(),
                     check.subject,
-                    check.role,
+                    check
+                        .role
+                        .as_deref()
+                        .map_or_else(|| "the grader".to_string(), |r| r.to_string()),
                     names.join(", ")
                 )
             } else {

@@ -107,7 +107,7 @@ impl Decoder<'_> {
             subject: String::new(),
             inputs: BTreeMap::new(),
             expects: Vec::new(),
-            on: roles[0].name.clone(),
+            on: (!kind.black_box()).then(|| roles[0].name.clone()),
             label: None,
             timeout: None,
             weight: 1.0,
@@ -197,20 +197,31 @@ impl Decoder<'_> {
         roles: &[Role],
     ) -> bool {
         match key.name.as_str() {
-            "on" => match self.role_ref(value, roles) {
+            "on" if check.kind.black_box() => {
+                let d = self
+                    .error(key.pos, format!("`on` is for white-box kinds; a `{}` probe starts `from:` a role or the grader", check.kind.name()))
+                    .expected(format!("`from: ROLE` or `from: grader` ({})", role_names(roles)));
+                self.report(d);
+                false
+            }
+            "from" if !check.kind.black_box() => {
+                let d = self
+                    .error(key.pos, format!("`from` is for black-box probes; `{}` checks inspect the host named by `on`", check.kind.name()))
+                    .expected(format!("`on: ROLE` ({})", role_names(roles)));
+                self.report(d);
+                false
+            }
+            "from" if value.as_scalar_text().as_deref() == Some("grader") => {
+                check.on = None;
+                true
+            }
+            "on" | "from" => match self.role_ref(value, roles) {
                 Some(role) => {
-                    check.on = role;
+                    check.on = Some(role);
                     true
                 }
                 None => false,
             },
-            "from" => {
-                let d = self
-                    .error(key.pos, format!("`from` is for black-box probes; `{}` checks inspect the host named by `on`", check.kind.name()))
-                    .expected(format!("`on: ROLE` ({})", roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")));
-                self.report(d);
-                false
-            }
             "label" => self
                 .template(value, "`label`")
                 .map(|l| check.label = Some(l))
@@ -404,4 +415,12 @@ impl Decoder<'_> {
         }
         Some(pattern)
     }
+}
+
+fn role_names(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -149,7 +149,7 @@ impl Decoder<'_> {
         for check in &mut checks {
             for (key, _) in entries {
                 match key.name.as_str() {
-                    "on" => check.on = options.on.clone(),
+                    "on" | "from" => check.on = options.on.clone(),
                     "label" => check.label = options.label.clone(),
                     "timeout" => check.timeout = options.timeout,
                     "weight" => check.weight = options.weight,

@@ -102,8 +102,9 @@ pub struct Check {
     pub subject: String,
     pub inputs: BTreeMap<String, String>,
     pub expects: Vec<(&'static str, Expect)>,
-    /// The role whose host is inspected.
-    pub on: String,
+    /// The role whose host runs the check: the inspected host of a white-box kind (`on:`),
+    /// the vantage point of a black-box probe (`from:`). `None` is the grader itself.
+    pub on: Option<String>,
     pub label: Option<String>,
     pub timeout: Option<Duration>,
     pub weight: f64,

@@ -24,6 +24,7 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+#[async_trait::async_trait]
 impl Kind for Command {
     fn name(&self) -> &'static str {
         "command"

@@ -22,6 +22,7 @@ const PARAMS: &[Param] = &[
 const FILE: &str = "#labgrade:file ";
 const CRONTAB: &str = "#labgrade:crontab ";
 
+#[async_trait::async_trait]
 impl Kind for Cron {
     fn name(&self) -> &'static str {
         "cron"

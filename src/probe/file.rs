@@ -43,6 +43,7 @@ const PARAMS: &[Param] = &[
 
 const CONTENT_MARK: &str = "--labgrade-content--";
 
+#[async_trait::async_trait]
 impl Kind for File {
     fn name(&self) -> &'static str {
         "file"

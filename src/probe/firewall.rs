@@ -27,6 +27,7 @@ const PARAMS: &[Param] = &[
 const NFT: &str = "#labgrade:nft";
 const IPTABLES: &str = "#labgrade:iptables";
 
+#[async_trait::async_trait]
 impl Kind for Firewall {
     fn name(&self) -> &'static str {
         "firewall"

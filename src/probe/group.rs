@@ -18,6 +18,7 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+#[async_trait::async_trait]
 impl Kind for Group {
     fn name(&self) -> &'static str {
         "group"

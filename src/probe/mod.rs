@@ -13,6 +13,7 @@ mod port;
 mod process;
 mod service;
 mod sysctl;
+mod tcp;
 mod user;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &mount::Mount,
     &firewall::Firewall,
     &cron::Cron,
+    &tcp::Tcp,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
@@ -102,11 +104,24 @@ impl Query<'_> {
 /// observed, which the judge reports as "not found" rather than guessing.
 pub type Facts = BTreeMap<&'static str, Fact>;
 
-/// A white-box kind: a POSIX shell script run on the inspected host, and a parser for its output.
+/// What a black-box probe sent and saw, kept as the check's evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub facts: Facts,
+    /// What was sent and what came back, in a few lines a person reads.
+    pub transcript: String,
+}
+
+/// A check kind.
+///
+/// A white-box kind is a POSIX shell script run on the inspected host, and a parser for its
+/// output. A black-box kind probes a service from outside: natively from the grader
+/// ([`Kind::observe`]), or, `from:` another role, by a script run on that host.
 ///
 /// A probe observes and nothing else: it never sees points, and never sees the expected
 /// values (only which properties are wanted). Scripts must only read: the built-in kinds
 /// change nothing on a candidate's machine.
+#[async_trait::async_trait]
 pub trait Kind: Sync {
     /// The key that names the kind in a lab: `file: /etc/motd`.
     fn name(&self) -> &'static str;
@@ -135,6 +150,26 @@ pub trait Kind: Sync {
     /// Read the script's output into facts. `Err` means the output could not be understood:
     /// the check ends in error, never in fail.
     fn parse(&self, query: &Query, output: &ExecOutput) -> Result<Facts, String>;
+
+    /// A black-box kind probes from outside: from the grader by default, `from:` a role.
+    fn black_box(&self) -> bool {
+        false
+    }
+
+    /// The address a black-box probe will contact, so that the runner can refuse any
+    /// address that is not one of the candidate's machines.
+    fn destination(&self, _query: &Query) -> Result<String, String> {
+        Err(format!("`{}` does not contact anything", self.name()))
+    }
+
+    /// Probe from the grader itself, waiting at most `wait` for an answer.
+    async fn observe(
+        &self,
+        _query: &Query<'_>,
+        _wait: std::time::Duration,
+    ) -> Result<Observation, String> {
+        Err(format!("`{}` is not a black-box kind", self.name()))
+    }
 }
 
 #[cfg(test)]

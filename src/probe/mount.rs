@@ -35,6 +35,7 @@ const PARAMS: &[Param] = &[
 /// Marks the fallback answer, the kernel's own table, on a host without findmnt.
 const PROC_MOUNTS: &str = "#labgrade:proc-mounts";
 
+#[async_trait::async_trait]
 impl Kind for Mount {
     fn name(&self) -> &'static str {
         "mount"

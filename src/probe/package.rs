@@ -19,6 +19,7 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+#[async_trait::async_trait]
 impl Kind for Package {
     fn name(&self) -> &'static str {
         "package"

@@ -29,6 +29,7 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+#[async_trait::async_trait]
 impl Kind for Port {
     fn name(&self) -> &'static str {
         "port"

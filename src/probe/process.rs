@@ -17,6 +17,7 @@ const PARAMS: &[Param] = &[
 /// The kernel keeps 15 bytes of a process name (`comm`): `systemd-resolved` runs as `systemd-resolve`.
 const COMM_LEN: usize = 15;
 
+#[async_trait::async_trait]
 impl Kind for Process {
     fn name(&self) -> &'static str {
         "process"

@@ -41,6 +41,7 @@ const UNIT_TYPES: &[&str] = &[
 
 const NO_SYSTEMD: &str = "systemd is not running on this host";
 
+#[async_trait::async_trait]
 impl Kind for Service {
     fn name(&self) -> &'static str {
         "service"

@@ -15,6 +15,7 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+#[async_trait::async_trait]
 impl Kind for Sysctl {
     fn name(&self) -> &'static str {
         "sysctl"

@@ -19,6 +19,7 @@ const PARAMS: &[Param] = &[
     Param::expect("home", Shape::Text, "its home directory"),
 ];
 
+#[async_trait::async_trait]
 impl Kind for User {
     fn name(&self) -> &'static str {
         "user"

@@ -1,0 +1,181 @@
+//! Black-box probes against real hosts, from the grader and from another role: every verdict asserted.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::{TestHost, grader_key};
+
+/// A firewall lab: what answers from where.
+const LAB: &str = r#"lab: filtrage
+title: Filtrage du serveur
+block: 6
+hosts:
+  srv: {}
+  client: {}
+tasks:
+  - id: ssh
+    title: SSH est ouvert depuis partout
+    points: 2
+    checks:
+      - tcp: "{{ hosts.srv.address }}:22"
+      - tcp: "{{ hosts.srv.address }}:22"
+        from: client
+  - id: db
+    title: Les bases ne sont pas joignables
+    points: 2
+    checks:
+      - tcp: "{{ hosts.srv.address }}:3306"
+        state: refused
+      - tcp: "{{ hosts.srv.address }}:5432"
+        state: filtered
+      - tcp: "{{ hosts.srv.address }}:5432"
+        from: client
+        open: false
+        state: filtered
+  - id: web
+    title: 8080 est ouvert au graders, fermé au client
+    points: 2
+    checks:
+      - tcp: "{{ hosts.srv.address }}:8080"
+        open: true
+      - tcp: "{{ hosts.srv.address }}:8080"
+        from: client
+        state: filtered
+  - id: wrong
+    title: Une attente fausse échoue
+    points: 1
+    checks:
+      - tcp: "{{ hosts.srv.address }}:9"
+        open: true
+      - tcp: "{{ hosts.srv.address }}:9"
+        from: client
+        state: refused
+  - id: elsewhere
+    title: Une adresse hors du parc n'est pas contactée
+    points: 1
+    checks:
+      - tcp: "127.0.0.2:22"
+"#;
+
+fn results(dir: &Path, args: &[&str]) -> (i32, String, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_labgrade"))
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = std::fs::read_to_string(dir.join("out/results.json"))
+        .unwrap_or_else(|e| panic!("{e}\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (
+        out.status.code().unwrap(),
+        stdout,
+        serde_json::from_str(&text).unwrap(),
+    )
+}
+
+#[test]
+fn tcp_from_the_grader_and_from_a_role() {
+    let client = TestHost::start("tcp-client", "");
+    let setup = format!(
+        r#"set -e
+systemd-run --quiet --unit=lg-web /usr/bin/systemd-socket-activate --listen=8080 --accept /bin/cat
+nft -f - <<'EOF'
+table inet filter {{
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    tcp dport 3306 reject with tcp reset
+    tcp dport 5432 drop
+    ip saddr {client} tcp dport 8080 drop
+  }}
+}}
+EOF
+"#,
+        client = client.address
+    );
+    let srv = TestHost::start("tcp-srv", &setup);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), LAB).unwrap();
+    let known = dir.path().join("known_hosts");
+    std::fs::write(
+        &known,
+        format!(
+            "{}\n{}\n",
+            srv.known_hosts_line(),
+            client.known_hosts_line()
+        ),
+    )
+    .unwrap();
+    let key = grader_key();
+    let (code, stdout, results) = results(
+        dir.path(),
+        &[
+            dir.path().join("lab.yaml").to_str().unwrap(),
+            "--host",
+            &format!("srv=root@{}", srv.address),
+            "--host",
+            &format!("client=root@{}", client.address),
+            "--identity",
+            key.to_str().unwrap(),
+            "--known-hosts",
+            known.to_str().unwrap(),
+        ],
+    );
+    let mut verdicts = Vec::new();
+    for task in results["labs"][0]["tasks"].as_array().unwrap() {
+        for check in task["checks"].as_array().unwrap() {
+            verdicts.push(format!(
+                "{} from {}: {} {}",
+                task["id"].as_str().unwrap(),
+                check["role"].as_str().unwrap(),
+                check["verdict"].as_str().unwrap(),
+                check["reason"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let srv_address = srv.address.to_string();
+    assert_eq!(
+        verdicts[..9],
+        [
+            "ssh from grader: pass ",
+            "ssh from client: pass ",
+            "db from grader: pass ",
+            "db from grader: pass ",
+            "db from client: pass ",
+            "web from grader: pass ",
+            "web from client: pass ",
+            "wrong from grader: fail open: expected true, found false",
+            "wrong from client: pass ",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        verdicts[9],
+        format!(
+            "elsewhere from grader: error refusing to contact 127.0.0.2: not one of this candidate's machines ({}, {srv_address})",
+            client.address
+        )
+    );
+    assert_eq!(code, 3, "the refused address is an error: {stdout}");
+    let state = |task: usize, check: usize| {
+        results["labs"][0]["tasks"][task]["checks"][check]["properties"].clone()
+    };
+    assert_eq!(
+        state(3, 0)[0]["found"],
+        "false",
+        "port 9 is refused, so not open"
+    );
+    let transcript = results["labs"][0]["tasks"][1]["checks"][1]["evidence"]["stdout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        transcript.starts_with(&format!("connect {srv_address}:5432: filtered after ")),
+        "{transcript}"
+    );
+}
