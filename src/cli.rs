@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Grade labs; with no --host, every role is this machine (a self-test).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check lab files without connecting anywhere.
     Validate {
         #[arg(required = true)]
@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// An environment variable holding an SSH password to try after keys.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// A YAML file of secret names to values (passwords probes log in with); the
+    /// environment's LABGRADE_SECRET_NAME wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
     /// The known_hosts file host keys are checked against.
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,

@@ -12,5 +12,6 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod score;
+pub mod secrets;
 pub mod template;
 pub mod transport;

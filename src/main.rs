@@ -12,7 +12,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => commands::run(args),
+        Command::Run(args) => commands::run(*args),
         Command::Validate { labs } => commands::validate(&labs),
         Command::List { dir } => commands::list(&dir),
         Command::Explain { lab } => commands::explain(&lab),

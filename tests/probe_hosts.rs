@@ -179,3 +179,137 @@ EOF
         "{transcript}"
     );
 }
+
+const SSH_LAB: &str = r#"lab: acces
+title: Accès SSH
+block: 6
+hosts:
+  srv: {}
+  client: {}
+vars:
+  key: KEY
+  wrong: WRONG
+tasks:
+  - id: no-password
+    title: Pas de mot de passe en SSH
+    points: 2
+    checks:
+      - ssh: "{{ hosts.srv.address }}"
+        password: false
+        publickey: true
+      - ssh: "{{ hosts.srv.address }}:22"
+        from: client
+        user: alice
+        methods: { equals: [publickey] }
+  - id: key-login
+    title: La clé du correcteur ouvre une session, pas une autre
+    points: 2
+    checks:
+      - ssh: "{{ hosts.srv.address }}"
+        identity: "{{ key }}"
+        login: true
+        version: { matches: '^OpenSSH_' }
+      - ssh: "{{ hosts.srv.address }}"
+        identity: "{{ wrong }}"
+        login: false
+  - id: password-login
+    title: alice se connecte avec son mot de passe
+    points: 1
+    checks:
+      - ssh: "{{ hosts.srv.address }}"
+        user: alice
+        secret: alice_pw
+        login: true
+"#;
+
+/// alice's password: given to labgrade in a secrets file, it must appear in nothing it writes.
+const ALICE_PW: &str = "Tr0ub4dor-labgrade-7f3e";
+
+#[test]
+fn ssh_methods_and_key_login_from_the_grader_and_a_role() {
+    let client = TestHost::start("ssh-client", "");
+    let alice = format!("useradd -m -s /bin/bash alice\necho 'alice:{ALICE_PW}' | chpasswd\n");
+    let strict = TestHost::start("ssh-strict", &alice);
+    let weak = TestHost::start(
+        "ssh-weak",
+        &format!(
+            "{alice}printf 'PasswordAuthentication yes\\nKbdInteractiveAuthentication yes\\n' > /etc/ssh/sshd_config.d/00-weak.conf\nsystemctl restart ssh"
+        ),
+    );
+    let key = grader_key();
+    let lab = SSH_LAB
+        .replace("KEY", key.to_str().unwrap())
+        .replace("WRONG", support::wrong_key().to_str().unwrap());
+    for (srv, expected) in [
+        (
+            &strict,
+            ["no-password pass", "key-login pass", "password-login fail"],
+        ),
+        (
+            &weak,
+            ["no-password fail", "key-login pass", "password-login pass"],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lab.yaml"), &lab).unwrap();
+        std::fs::write(
+            dir.path().join("secrets.yaml"),
+            format!("alice_pw: {ALICE_PW}\n"),
+        )
+        .unwrap();
+        let secrets = dir.path().join("secrets.yaml");
+        let known = dir.path().join("known_hosts");
+        std::fs::write(
+            &known,
+            format!(
+                "{}\n{}\n",
+                srv.known_hosts_line(),
+                client.known_hosts_line()
+            ),
+        )
+        .unwrap();
+        let (_, stdout, results) = results(
+            dir.path(),
+            &[
+                dir.path().join("lab.yaml").to_str().unwrap(),
+                "--host",
+                &format!("srv=root@{}", srv.address),
+                "--host",
+                &format!("client=root@{}", client.address),
+                "--identity",
+                key.to_str().unwrap(),
+                "--known-hosts",
+                known.to_str().unwrap(),
+                "--secrets",
+                secrets.to_str().unwrap(),
+            ],
+        );
+        let written = std::fs::read_to_string(dir.path().join("out/results.json")).unwrap();
+        assert!(
+            !written.contains(ALICE_PW) && !stdout.contains(ALICE_PW),
+            "the password leaked"
+        );
+        let tasks: Vec<String> = results["labs"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    t["id"].as_str().unwrap(),
+                    t["verdict"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(tasks, expected, "{}: {stdout}", srv.name);
+        if srv.name == "ssh-weak" {
+            let checks = &results["labs"][0]["tasks"][0]["checks"];
+            assert_eq!(checks[0]["reason"], "password: expected false, found true");
+            assert_eq!(checks[1]["role"], "client");
+            assert_eq!(
+                checks[1]["reason"],
+                "methods: expected exactly [publickey], found publickey, password, keyboard-interactive"
+            );
+        }
+    }
+}

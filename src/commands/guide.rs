@@ -32,6 +32,7 @@ pub fn kinds_markdown() -> String {
             let takes = match param.role {
                 Role::Expect(shape) => shape_name(shape).to_string(),
                 Role::Input { choices: [] } => "text (input)".to_string(),
+                Role::Secret => "a secret's name (input)".to_string(),
                 Role::Input { choices } => format!("{} (input)", choices.join(" / ")),
             };
             out.push_str(&format!(

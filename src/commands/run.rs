@@ -10,6 +10,7 @@ use crate::plan::{Candidate, Target};
 use crate::report::terminal;
 use crate::results::Mode;
 use crate::run::{RunOptions, grade};
+use crate::secrets::Secrets;
 use crate::transport::{SshOptions, SshTarget};
 
 /// The lab a bare `labgrade run` grades this machine against.
@@ -56,6 +57,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             connect_timeout: args.connect_timeout,
         },
         only: args.only,
+        secrets: std::sync::Arc::new(match &args.secrets {
+            Some(path) => Secrets::load(path).map_err(Error::Usage)?,
+            None => Secrets::default(),
+        }),
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Output(format!("cannot start the runtime: {e}")))?;

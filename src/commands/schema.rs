@@ -72,7 +72,7 @@ pub fn lab_schema() -> Value {
             for param in kind.params() {
                 let schema = match param.role {
                     Role::Expect(shape) => shape_schema(shape),
-                    Role::Input { choices: [] } => json!({"type": "string"}),
+                    Role::Input { choices: [] } | Role::Secret => json!({"type": "string"}),
                     Role::Input { choices } => json!({"enum": choices}),
                 };
                 let mut schema = schema;

@@ -133,6 +133,26 @@ impl Decoder<'_> {
                         Some(expect) => check.expects.push((param.name, expect)),
                         None => ok = false,
                     },
+                    // A secret's name: a plain identifier, never a template (its value is
+                    // looked up at run time and must not be built from candidate data).
+                    probe::Role::Secret => match self.string(value, &format!("`{}`", key.name)) {
+                        Some(name)
+                            if !name.is_empty()
+                                && name
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                        {
+                            check.inputs.insert(key.name.clone(), name);
+                        }
+                        Some(name) => {
+                            let d = self
+                                .error(value.pos, format!("`{name}` is not a secret's name"))
+                                .expected("a name of letters, digits, `_` and `-`, such as `alice_password`");
+                            self.report(d);
+                            ok = false;
+                        }
+                        None => ok = false,
+                    },
                     probe::Role::Input { choices } => match self
                         .template(value, &format!("`{}`", key.name))
                     {

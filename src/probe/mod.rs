@@ -3,15 +3,18 @@
 
 mod command;
 mod cron;
+mod dns;
 mod file;
 mod firewall;
 mod getent;
 mod group;
+mod http;
 mod mount;
 mod package;
 mod port;
 mod process;
 mod service;
+mod ssh;
 mod sysctl;
 mod tcp;
 mod user;
@@ -36,6 +39,9 @@ pub static KINDS: &[&dyn Kind] = &[
     &firewall::Firewall,
     &cron::Cron,
     &tcp::Tcp,
+    &http::Http,
+    &dns::Dns,
+    &ssh::Ssh,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
@@ -49,6 +55,9 @@ pub enum Role {
     Expect(Shape),
     /// Changes what the probe looks at (a protocol, a table): a plain string, one of `choices` when given.
     Input { choices: &'static [&'static str] },
+    /// The name of a secret (a password the probe logs in with). The lab names it; its value
+    /// comes from the environment or a secrets file at run time, and never reaches results.
+    Secret,
 }
 
 /// One parameter of a kind, documented where it is declared.
@@ -64,6 +73,14 @@ impl Param {
         Param {
             name,
             role: Role::Expect(shape),
+            doc,
+        }
+    }
+
+    pub const fn secret(name: &'static str, doc: &'static str) -> Param {
+        Param {
+            name,
+            role: Role::Secret,
             doc,
         }
     }
@@ -174,3 +191,34 @@ pub trait Kind: Sync {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_their_parameters_have_one_name_each() {
+        let mut kinds: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), KINDS.len(), "two kinds share a name");
+        for kind in KINDS {
+            let mut names: Vec<&str> = kind.params().iter().map(|p| p.name).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                kind.params().len(),
+                "`{}` has two parameters of one name",
+                kind.name()
+            );
+            for name in names {
+                assert!(
+                    !crate::lab::COMMON_OPTIONS.contains(&name),
+                    "`{}` has a parameter named like the common option `{name}`",
+                    kind.name()
+                );
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Run one planned check: a script on its host, or a probe from the grader; retries; then judge.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use crate::judge::judge;
 use crate::plan::PlannedCheck;
 use crate::probe::{Facts, Query};
 use crate::results::{CheckResult, Evidence, Verdict, cap_evidence};
+use crate::secrets::{Resolved, Secrets, redact};
 use crate::transport::{ExecOutput, MISSING_TOOL_MARKER, Transport, TransportError, wrap};
 
 /// coreutils `timeout` exits with 124 when it had to stop the command.
@@ -15,12 +17,23 @@ const TIMEOUT_EXIT: i32 = 124;
 /// How `results.json` names the grader as the place a probe started from.
 pub const GRADER: &str = "grader";
 
-fn query<'a>(check: &'a PlannedCheck, wants: &'a [&'a str]) -> Query<'a> {
+fn query<'a>(
+    check: &'a PlannedCheck,
+    inputs: &'a BTreeMap<String, String>,
+    wants: &'a [&'a str],
+) -> Query<'a> {
     Query {
         subject: &check.subject,
-        inputs: &check.inputs,
+        inputs,
         wants,
     }
+}
+
+/// The result of a check whose secret is not set.
+fn unresolved(check: &PlannedCheck, reason: String) -> CheckResult {
+    let mut result = blank(check, String::new());
+    result.reason = Some(reason);
+    result
 }
 
 fn wants(check: &PlannedCheck) -> Vec<&'static str> {
@@ -87,9 +100,17 @@ where
 
 /// A script on the host that plays the check's role: every white-box check, and a
 /// black-box probe `from:` a role.
-pub async fn run_check(transport: &dyn Transport, check: &PlannedCheck) -> CheckResult {
+pub async fn run_check(
+    transport: &dyn Transport,
+    check: &PlannedCheck,
+    secrets: &Secrets,
+) -> CheckResult {
+    let Resolved { inputs, used } = match secrets.resolve(check.kind, &check.inputs) {
+        Ok(resolved) => resolved,
+        Err(reason) => return unresolved(check, reason),
+    };
     let wants = wants(check);
-    let query = query(check, &wants);
+    let query = query(check, &inputs, &wants);
     let body = check.kind.script(&query);
     let script = wrap(&body, check.timeout);
     with_retries(check, || async {
@@ -115,15 +136,24 @@ pub async fn run_check(transport: &dyn Transport, check: &PlannedCheck) -> Check
                 apply(&mut result, check, facts);
             }
         }
+        redact(&mut result, &used);
         (result, lost)
     })
     .await
 }
 
 /// A black-box probe from the grader itself, to one of the candidate's machines only.
-pub async fn observe_check(check: &PlannedCheck, allowed: &[String]) -> CheckResult {
+pub async fn observe_check(
+    check: &PlannedCheck,
+    allowed: &[String],
+    secrets: &Secrets,
+) -> CheckResult {
+    let Resolved { inputs, used } = match secrets.resolve(check.kind, &check.inputs) {
+        Ok(resolved) => resolved,
+        Err(reason) => return unresolved(check, reason),
+    };
     let wants = wants(check);
-    let query = query(check, &wants);
+    let query = query(check, &inputs, &wants);
     let ran = format!("{} {} from the {GRADER}", check.kind.name(), check.subject);
     with_retries(check, || async {
         let mut result = blank(check, ran.clone());
@@ -148,6 +178,7 @@ pub async fn observe_check(check: &PlannedCheck, allowed: &[String]) -> CheckRes
             }
         };
         apply(&mut result, check, facts);
+        redact(&mut result, &used);
         (result, false)
     })
     .await

@@ -13,6 +13,7 @@ use crate::results::{
     CandidateInfo, CheckResult, Evidence, FORMAT_VERSION, Mode, Results, Verdict,
 };
 use crate::score::score;
+use crate::secrets::Secrets;
 use crate::transport::{Local, Ssh, SshOptions, Transport};
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,7 @@ pub struct RunOptions {
     pub ssh: SshOptions,
     /// Only these task ids, when not empty.
     pub only: Vec<String>,
+    pub secrets: Arc<Secrets>,
 }
 
 /// A check's address in the plans: (lab, task, check).
@@ -108,6 +110,7 @@ pub async fn grade(
     // Machines are graded at once; the checks of one machine in turn, on its one session.
     let mut handles = Vec::new();
     for (transport, queue) in queues {
+        let secrets = Arc::clone(&options.secrets);
         handles.push(tokio::spawn(async move {
             let mut done = Vec::new();
             if let Err(e) = transport.connect().await {
@@ -118,7 +121,7 @@ pub async fn grade(
                 return done;
             }
             for (key, check) in queue {
-                let result = run_check(transport.as_ref(), &check).await;
+                let result = run_check(transport.as_ref(), &check, &secrets).await;
                 done.push((key, result));
             }
             done
@@ -129,8 +132,9 @@ pub async fn grade(
     let mut probes = Vec::new();
     for (key, check) in from_grader {
         let allowed = Arc::clone(&allowed);
+        let secrets = Arc::clone(&options.secrets);
         probes.push(tokio::spawn(async move {
-            (key, observe_check(&check, &allowed).await)
+            (key, observe_check(&check, &allowed, &secrets).await)
         }));
     }
     let mut results: BTreeMap<CheckKey, CheckResult> = BTreeMap::new();
