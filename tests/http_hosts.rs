@@ -39,7 +39,7 @@ tasks:
         from: client
         host_header: "{{ site }}"
         status: 200
-        body: { contains: Intranet }
+        body_contains: Intranet
         tls_names: "{{ site }}"
         tls_self_signed: true
         tls_valid: false

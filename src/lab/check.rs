@@ -351,11 +351,11 @@ impl Decoder<'_> {
             }
             // `contains: X` and `matches: X` read as what they say; any other name means `equals`.
             _ => {
-                let matcher = if ["contains", "not_contains", "matches"].contains(&name) {
-                    name
-                } else {
-                    "equals"
-                };
+                // ... and so do names ending in them: `body_contains: X`.
+                let matcher = ["not_contains", "contains", "matches"]
+                    .into_iter()
+                    .find(|m| name.ends_with(m))
+                    .unwrap_or("equals");
                 self.text_matcher(&mut m, matcher, node)?;
             }
         }

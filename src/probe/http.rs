@@ -31,6 +31,11 @@ const PARAMS: &[Param] = &[
     Param::expect("status", Shape::Number, "the HTTP status code"),
     Param::expect("body", Shape::Text, "the body, at most its first 1 MiB"),
     Param::expect(
+        "body_contains",
+        Shape::Text,
+        "the body contains this text (a list: all of them); short for `body: { contains: ... }`",
+    ),
+    Param::expect(
         "headers",
         Shape::Text,
         "the response headers, one `name: value` line each, names in lower case",
@@ -320,11 +325,9 @@ fn header_facts(status: u16, headers: &[(String, String)], facts: &mut Facts) {
 }
 
 fn body_fact(body: &[u8], facts: &mut Facts) {
-    let body = &body[..body.len().min(BODY_CAP)];
-    facts.insert(
-        "body",
-        Fact::Text(String::from_utf8_lossy(body).into_owned()),
-    );
+    let body = String::from_utf8_lossy(&body[..body.len().min(BODY_CAP)]).into_owned();
+    facts.insert("body_contains", Fact::Text(body.clone()));
+    facts.insert("body", Fact::Text(body));
 }
 
 /// Markers between the parts of the script's answer; the body comes last, so it may hold anything.
