@@ -14,6 +14,7 @@ mod package;
 mod port;
 mod process;
 mod service;
+mod smtp;
 mod ssh;
 mod sysctl;
 mod tcp;
@@ -42,6 +43,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &http::Http,
     &dns::Dns,
     &ssh::Ssh,
+    &smtp::Smtp,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
