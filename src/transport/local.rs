@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::{ExecOutput, OUTPUT_CAP, Transport, TransportError};
+use super::{ExecOutput, Transport, TransportError};
 
 pub struct Local;
 
@@ -16,7 +16,12 @@ impl Transport for Local {
         Ok(())
     }
 
-    async fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, TransportError> {
+    async fn exec_capped(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<ExecOutput, TransportError> {
         let started = Instant::now();
         let mut child = Command::new("/bin/sh")
             .arg("-s")
@@ -40,8 +45,8 @@ impl Transport for Local {
             };
             let (_, out, err, status) = tokio::join!(
                 feed,
-                read_capped(&mut stdout),
-                read_capped(&mut stderr),
+                read_capped(&mut stdout, cap),
+                read_capped(&mut stderr, cap),
                 child.wait()
             );
             (out, err, status)
@@ -76,8 +81,8 @@ impl Transport for Local {
     }
 }
 
-/// Read a whole stream, keeping the first [`OUTPUT_CAP`] bytes and counting the rest.
-async fn read_capped(stream: &mut (impl AsyncRead + Unpin)) -> (Vec<u8>, u64) {
+/// Read a whole stream, keeping the first `cap` bytes and counting the rest.
+async fn read_capped(stream: &mut (impl AsyncRead + Unpin), cap: usize) -> (Vec<u8>, u64) {
     let mut kept = Vec::new();
     let mut dropped = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
@@ -85,7 +90,7 @@ async fn read_capped(stream: &mut (impl AsyncRead + Unpin)) -> (Vec<u8>, u64) {
         if n == 0 {
             break;
         }
-        let room = OUTPUT_CAP.saturating_sub(kept.len()).min(n);
+        let room = cap.saturating_sub(kept.len()).min(n);
         kept.extend_from_slice(&buf[..room]);
         dropped += (n - room) as u64;
     }
@@ -95,7 +100,7 @@ async fn read_capped(stream: &mut (impl AsyncRead + Unpin)) -> (Vec<u8>, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::wrap;
+    use crate::transport::{OUTPUT_CAP, wrap};
 
     #[tokio::test]
     async fn runs_a_script_and_keeps_streams_apart() {

@@ -21,7 +21,7 @@ pub struct ExecOutput {
     pub exit_code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// Bytes the host sent beyond [`OUTPUT_CAP`] on stdout and stderr, dropped.
+    /// Bytes the host sent beyond the cap on stdout and stderr, dropped.
     pub dropped: u64,
     pub duration: Duration,
 }
@@ -83,8 +83,19 @@ pub trait Transport: Send + Sync {
     async fn connect(&self) -> Result<(), TransportError>;
 
     /// Run one script; `timeout` bounds the whole run, and the script is stopped on the
-    /// host when it is reached.
-    async fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, TransportError>;
+    /// host when it is reached. Each output stream keeps at most [`OUTPUT_CAP`] bytes.
+    async fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, TransportError> {
+        self.exec_capped(script, timeout, OUTPUT_CAP).await
+    }
+
+    /// [`Transport::exec`], keeping at most `cap` bytes of each stream: a batch of checks
+    /// has room for each of its checks.
+    async fn exec_capped(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<ExecOutput, TransportError>;
 
     /// How reports name this host: `local` or `user@address:port`.
     fn describe(&self) -> String;

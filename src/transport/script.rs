@@ -10,17 +10,37 @@ pub const MISSING_TOOL_MARKER: &str = "labgrade-missing-tool:";
 /// The body runs under coreutils `timeout`, which signals its whole process group, so a
 /// command that hangs is stopped on the host itself, not merely abandoned by the grader.
 /// `LC_ALL=C` makes every tool answer in one language whatever the candidate installed.
+/// The body reaches its shell through a here-document, never on a command line, so that
+/// nothing it carries (a probe's password) shows in the host's process list; it then runs
+/// with standard input from /dev/null, so a command that reads its input cannot swallow
+/// the rest of the script.
 pub fn wrap(body: &str, timeout: Duration) -> String {
     let secs = timeout.as_secs_f64().max(0.1);
     let inner = format!(
         "need() {{ command -v \"$1\" >/dev/null 2>&1 || {{ printf '%s %s\\n' '{MISSING_TOOL_MARKER}' \"$1\" >&2; exit 127; }}; }}\n{body}\n"
     );
-    let inner = shell_quote(&inner);
+    let end = delimiter(&inner);
     format!(
         "LC_ALL=C; LANG=C; export LC_ALL LANG\n\
-         if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 {secs:.1} /bin/sh -c {inner}; \
-         else exec /bin/sh -c {inner}; fi\n"
+         if command -v timeout >/dev/null 2>&1; then t=\"timeout -k 1 {secs:.1}\"; else t=; fi\n\
+         exec $t /bin/sh -c 'body=$(cat); exec </dev/null; eval \"$body\"' <<'{end}'\n\
+         {inner}{end}\n"
     )
+}
+
+/// A here-document delimiter that no line of `text` can end early.
+fn delimiter(text: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut n = 0u64;
+    loop {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(n);
+        let end = format!("LABGRADE_END_{:016x}", hasher.finish());
+        if !text.lines().any(|line| line == end) {
+            return end;
+        }
+        n += 1;
+    }
 }
 
 /// Quote a value for a POSIX shell: every value put into a remote command goes through here.
@@ -89,5 +109,37 @@ mod tests {
             format!("{MISSING_TOOL_MARKER} no-such-tool-xyz\n")
         );
         assert!(out.stdout.is_empty());
+    }
+
+    #[test]
+    fn the_body_never_shows_in_the_process_list() {
+        use std::io::Write;
+        let marker = "hunter2-a9f3c1";
+        let script = wrap(
+            &format!("sleep 1 # {marker}\nread line || echo stdin-is-empty"),
+            Duration::from_secs(5),
+        );
+        let mut child = Command::new("/bin/sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+        stdin.write_all(b"echo after-the-script\n").unwrap();
+        drop(stdin);
+        std::thread::sleep(Duration::from_millis(400));
+        for entry in std::fs::read_dir("/proc").unwrap() {
+            let cmdline = std::fs::read(entry.unwrap().path().join("cmdline")).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&cmdline).contains(marker),
+                "the body is on a command line: {}",
+                String::from_utf8_lossy(&cmdline)
+            );
+        }
+        let out = child.wait_with_output().unwrap();
+        // The body read nothing of what followed it: `exec` ended the script there.
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "stdin-is-empty\n");
     }
 }

@@ -82,7 +82,12 @@ impl Connection {
     /// Run one script with `/bin/sh -s`, feeding it on standard input while reading both
     /// output streams, all in one loop: a host that fills one stream while the grader waits
     /// on the other cannot hang it.
-    pub(super) fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, ExecFailure> {
+    pub(super) fn exec(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<ExecOutput, ExecFailure> {
         let started = Instant::now();
         let deadline = started + timeout + GRACE;
         let mut channel = self
@@ -94,8 +99,8 @@ impl Connection {
             return Err(failure);
         }
 
-        let mut stdout = Capped::default();
-        let mut stderr = Capped::default();
+        let mut stdout = Capped::new(cap);
+        let mut stderr = Capped::new(cap);
         let finished = self
             .pump(
                 &mut channel,
@@ -284,16 +289,24 @@ impl Connection {
     }
 }
 
-/// One output stream: the first [`OUTPUT_CAP`] bytes, and a count of the rest.
-#[derive(Default)]
+/// One output stream: the first `cap` bytes, and a count of the rest.
 pub(super) struct Capped {
+    cap: usize,
     pub(super) kept: Vec<u8>,
     pub(super) dropped: u64,
 }
 
 impl Capped {
+    pub(super) fn new(cap: usize) -> Capped {
+        Capped {
+            cap,
+            kept: Vec::new(),
+            dropped: 0,
+        }
+    }
+
     pub(super) fn push(&mut self, bytes: &[u8]) {
-        let room = OUTPUT_CAP.saturating_sub(self.kept.len()).min(bytes.len());
+        let room = self.cap.saturating_sub(self.kept.len()).min(bytes.len());
         self.kept.extend_from_slice(&bytes[..room]);
         self.dropped += (bytes.len() - room) as u64;
     }

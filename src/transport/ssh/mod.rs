@@ -22,7 +22,7 @@ use ssh2::{
 };
 use tokio::sync::oneshot;
 
-use super::{ExecOutput, OUTPUT_CAP, Transport, TransportError};
+use super::{ExecOutput, Transport, TransportError};
 
 mod auth;
 mod connection;
@@ -40,6 +40,8 @@ pub struct SshTarget {
     pub user: String,
     pub address: String,
     pub port: u16,
+    /// A private key for this host only (an inventory's), instead of the run's.
+    pub identity: Option<PathBuf>,
 }
 
 /// How to connect: shared by every host of a run.
@@ -114,7 +116,10 @@ pub struct Ssh {
 }
 
 impl Ssh {
-    pub fn new(target: SshTarget, options: SshOptions) -> Ssh {
+    pub fn new(target: SshTarget, mut options: SshOptions) -> Ssh {
+        if let Some(identity) = &target.identity {
+            options.identity = Some(identity.clone());
+        }
         let (sender, requests) = mpsc::channel();
         let worker = Worker {
             target: target.clone(),
@@ -158,11 +163,17 @@ impl Transport for Ssh {
         self.ask(Request::Connect).await
     }
 
-    async fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, TransportError> {
+    async fn exec_capped(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<ExecOutput, TransportError> {
         let script = script.to_owned();
         self.ask(|reply| Request::Exec {
             script,
             timeout,
+            cap,
             reply,
         })
         .await
@@ -181,6 +192,7 @@ enum Request {
     Exec {
         script: String,
         timeout: Duration,
+        cap: usize,
         reply: oneshot::Sender<Result<ExecOutput, TransportError>>,
     },
 }
@@ -211,9 +223,10 @@ impl Worker {
                 Request::Exec {
                     script,
                     timeout,
+                    cap,
                     reply,
                 } => {
-                    let _ = reply.send(self.exec(&script, timeout));
+                    let _ = reply.send(self.exec(&script, timeout, cap));
                 }
             }
         }
@@ -236,8 +249,13 @@ impl Worker {
         }
     }
 
-    fn exec(&mut self, script: &str, timeout: Duration) -> Result<ExecOutput, TransportError> {
-        let result = self.connection()?.exec(script, timeout);
+    fn exec(
+        &mut self,
+        script: &str,
+        timeout: Duration,
+        cap: usize,
+    ) -> Result<ExecOutput, TransportError> {
+        let result = self.connection()?.exec(script, timeout, cap);
         let address = endpoint(&self.target);
         result.map_err(|failure| match failure {
             ExecFailure::Timeout => TransportError::Timeout(timeout),

@@ -1,7 +1,7 @@
 //! Against a real OpenSSH server on loopback that each test starts for itself.
 
 use super::*;
-use crate::transport::wrap;
+use crate::transport::{OUTPUT_CAP, wrap};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 
@@ -201,6 +201,7 @@ impl Sshd {
             user: USER.to_owned(),
             address,
             port: self.port,
+            identity: None,
         }
     }
 
@@ -407,10 +408,15 @@ async fn a_lost_connection_fails_this_run_and_every_later_one_fast() {
         async move { ssh.exec("sleep 20", Duration::from_secs(30)).await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for pid in sshd.descendants() {
-        // SAFETY: signalling, by pid, a process the test's own sshd started.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
+    // Stopped first, all of them, so that none can close the channel politely when another
+    // dies: the connection is cut, as when the machine goes away.
+    let pids = sshd.descendants();
+    for signal in [libc::SIGSTOP, libc::SIGKILL] {
+        for &pid in &pids {
+            // SAFETY: signalling, by pid, a process the test's own sshd started.
+            unsafe {
+                libc::kill(pid, signal);
+            }
         }
     }
     let started = Instant::now();
@@ -601,6 +607,7 @@ async fn a_closed_port_is_a_quick_connect_error() {
         user: USER.to_owned(),
         address: "127.0.0.1".to_owned(),
         port,
+        identity: None,
     };
     let options = SshOptions {
         identity: None,
@@ -662,6 +669,7 @@ async fn password_login_child() {
         user: USER.to_owned(),
         address: "127.0.0.1".to_owned(),
         port: port.parse().unwrap(),
+        identity: None,
     };
     let options = SshOptions {
         // A key the server refuses: the password comes after it.
@@ -733,6 +741,7 @@ fn hosts_are_named_as_openssh_names_them() {
         user: "u".into(),
         address: address.into(),
         port,
+        identity: None,
     };
     assert_eq!(known_hosts_name(&target("10.0.0.1", 22)), "10.0.0.1");
     assert_eq!(
