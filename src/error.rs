@@ -1,5 +1,6 @@
 //! The one table that maps what went wrong to labgrade's exit codes.
 
+use crate::inventory::InventoryError;
 use crate::lab::LoadError;
 use crate::plan::PlanError;
 
@@ -17,6 +18,8 @@ pub enum Error {
     #[error("{0}")]
     Lab(#[from] LoadError),
     #[error("{0}")]
+    Inventory(#[from] InventoryError),
+    #[error("{0}")]
     Plan(#[from] PlanError),
     #[error("{0}")]
     Usage(String),
@@ -27,7 +30,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Lab(_) | Error::Plan(_) | Error::Usage(_) | Error::Output(_) => EXIT_BAD_INPUT,
+            Error::Lab(_)
+            | Error::Inventory(_)
+            | Error::Plan(_)
+            | Error::Usage(_)
+            | Error::Output(_) => EXIT_BAD_INPUT,
         }
     }
 }
