@@ -76,4 +76,20 @@ pub struct RunArgs {
     /// How long to wait for a host to answer.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub connect_timeout: std::time::Duration,
+    /// A class roster (YAML, or CSV `id,name,ROLE...`): grade every candidate in it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hosts", "candidate"])]
+    pub inventory: Option<PathBuf>,
+    /// How many hosts are graded at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: u32,
+    /// How long one host may take, all its checks included; what it has not done by then
+    /// ends in error, and nobody else waits for it.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub host_deadline: std::time::Duration,
+    /// Go on with a class run that stopped: grade only the candidates with no results in DIR.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "retry_errors"])]
+    pub resume: Option<PathBuf>,
+    /// Grade again only the checks that ended in error in DIR's results, and merge.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub retry_errors: Option<PathBuf>,
 }

@@ -1,9 +1,11 @@
 //! labgrade: grade hands-on sysadmin practicals by inspecting and probing candidates' machines.
 
+pub mod class;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod expect;
+pub mod inventory;
 pub mod judge;
 pub mod lab;
 pub mod plan;

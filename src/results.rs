@@ -30,6 +30,9 @@ pub struct Results {
     pub candidate: CandidateInfo,
     /// Role to the machine that played it (`local`, `root@10.0.0.2:22`).
     pub hosts: BTreeMap<String, String>,
+    /// Role to what identifies its machine, read when a lab lists `unique:` values.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub machines: BTreeMap<String, BTreeMap<String, String>>,
     pub labs: Vec<LabResult>,
 }
 

@@ -312,3 +312,22 @@ fn a_mistake_inside_a_reusable_check_names_that_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn unique_names_only_what_labgrade_can_compare() {
+    let (code, stderr) = validate(&format!(
+        "{HEAD}unique: [machine_id, ssh_hostkey]\ntasks:\n  - id: a\n    title: A\n    points: 2\n    checks:\n      - file: /etc/hostname\n"
+    ));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: `ssh_hostkey` is not a value labgrade can compare
+ --> lab.yaml:6:22
+  |
+6 | unique: [machine_id, ssh_hostkey]
+  |                      ^^^^^^^^^^^
+  = expected one of: machine_id, ssh_host_key
+  = help: did you mean `ssh_host_key`?
+"
+    );
+}

@@ -3,6 +3,7 @@
 mod explain;
 mod guide;
 mod list;
+mod progress;
 mod run;
 mod schema;
 mod validate;

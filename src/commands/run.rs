@@ -1,15 +1,21 @@
-//! `labgrade run`: load, bind roles to machines, grade, print the summary, write results.json.
+//! `labgrade run`: load, bind roles to machines, grade one candidate or a class, write results as they come.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
+use tokio::sync::Semaphore;
+
+use super::progress::Progress;
+use crate::class::{self, ClassSummary};
 use crate::cli::RunArgs;
 use crate::error::{EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_PASSED, Error};
 use crate::lab::{Lab, suggestion};
 use crate::plan::{Candidate, Target};
 use crate::report::terminal;
-use crate::results::Mode;
-use crate::run::{RunOptions, grade};
+use crate::results::{Mode, Results};
+use crate::run::{RunOptions, grade_planned, plans};
 use crate::secrets::Secrets;
 use crate::transport::{SshOptions, SshTarget};
 
@@ -41,14 +47,20 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             return Err(Error::Usage(format!("--only {only}: no such task{hint}")));
         }
     }
-    let candidate = candidate(&labs, &args)?;
-    let out = prepare_out(args.out.as_deref())?;
+    if args.resume.is_some() && args.inventory.is_none() {
+        return Err(Error::Usage(
+            "--resume goes on with a class run: give the same --inventory".to_string(),
+        ));
+    }
     let options = RunOptions {
         mode: if args.exam {
             Mode::Exam
         } else {
             Mode::Practice
         },
+        hosts_at_once: Arc::new(Semaphore::new(args.jobs as usize)),
+        host_deadline: args.host_deadline,
+        watch: Arc::default(),
         ssh: SshOptions {
             identity: args.identity.clone(),
             password_env: args.password_env.clone(),
@@ -56,28 +68,241 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             accept_new_host_keys: args.accept_new_host_keys,
             connect_timeout: args.connect_timeout,
         },
-        only: args.only,
-        secrets: std::sync::Arc::new(match &args.secrets {
+        only: args.only.clone(),
+        secrets: Arc::new(match &args.secrets {
             Some(path) => Secrets::load(path).map_err(Error::Usage)?,
             None => Secrets::default(),
         }),
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::Output(format!("cannot start the runtime: {e}")))?;
-    let results = runtime.block_on(grade(&labs, &candidate, &options))?;
-    let path = out.join("results.json");
+    match &args.inventory {
+        Some(path) => {
+            let candidates = class_candidates(&labs, path)?;
+            runtime.block_on(grade_class(labs, candidates, &args, options))
+        }
+        None => {
+            let candidate = candidate(&labs, &args)?;
+            runtime.block_on(grade_one(&labs, &candidate, &args, &options))
+        }
+    }
+}
+
+/// One candidate: `--host` machines, or this machine in a self-test.
+async fn grade_one(
+    labs: &[Lab],
+    candidate: &Candidate,
+    args: &RunArgs,
+    options: &RunOptions,
+) -> Result<i32, Error> {
+    let plans = plans(labs, candidate, &options.only)?;
+    let (path, previous) = match &args.retry_errors {
+        Some(dir) => {
+            let path = dir.join("results.json");
+            let previous = Results::read(&path).map_err(Error::Usage)?;
+            (path, Some(previous))
+        }
+        None => (prepare_out(args.out.as_deref())?.join("results.json"), None),
+    };
+    let results = grade_planned(labs, &plans, candidate, options, previous.as_ref()).await;
     results
         .write(&path)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
     print!("{}", terminal::render(&results));
     println!("results: {}", path.display());
-    Ok(if results.any_error() {
+    Ok(exit_code(results.any_error(), results.all_passed()))
+}
+
+fn exit_code(any_error: bool, all_passed: bool) -> i32 {
+    if any_error {
         EXIT_COULD_NOT_CHECK
-    } else if results.all_passed() {
+    } else if all_passed {
         EXIT_PASSED
     } else {
         EXIT_FAILED
-    })
+    }
+}
+
+/// The roster's candidates, each bound to machines for every role the labs need.
+fn class_candidates(labs: &[Lab], path: &Path) -> Result<Vec<Candidate>, Error> {
+    let inventory = crate::inventory::load(path)?;
+    let roles: Vec<&crate::lab::Role> = labs.iter().flat_map(|l| &l.roles).collect();
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    let mut problems = Vec::new();
+    let mut candidates = Vec::new();
+    for entry in inventory.candidates {
+        for role in entry.hosts.keys() {
+            if !names.contains(&role.as_str()) {
+                let hint = suggestion(role, names.iter().copied())
+                    .map(|s| format!(", did you mean `{s}`?"))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "candidate {}: the labs have no role `{role}`{hint} (roles: {})",
+                    entry.id,
+                    names.join(", ")
+                ));
+            }
+        }
+        for role in &roles {
+            if !role.optional && !entry.hosts.contains_key(&role.name) {
+                problems.push(format!(
+                    "candidate {}: no machine for role `{}`",
+                    entry.id, role.name
+                ));
+            }
+        }
+        candidates.push(Candidate {
+            id: entry.id,
+            name: entry.name,
+            vars: entry.vars,
+            hosts: entry
+                .hosts
+                .into_iter()
+                .map(|(role, host)| (role, Target::Ssh(host.target())))
+                .collect(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(candidates)
+    } else {
+        Err(Error::Usage(format!(
+            "{}: {}",
+            path.display(),
+            problems.join(&format!("\n{}: ", path.display()))
+        )))
+    }
+}
+
+/// Every candidate of a class at once. Each candidate's results are written the moment they
+/// are graded; Ctrl-C or a crash keeps them, and `--resume` grades only the others.
+async fn grade_class(
+    labs: Vec<Lab>,
+    candidates: Vec<Candidate>,
+    args: &RunArgs,
+    options: RunOptions,
+) -> Result<i32, Error> {
+    // Plan everyone first: a template that cannot render for one candidate stops the run
+    // before any machine is contacted.
+    let mut planned = Vec::new();
+    for candidate in &candidates {
+        planned.push(plans(&labs, candidate, &options.only)?);
+    }
+    let (dir, resuming) = match (&args.resume, &args.retry_errors) {
+        (Some(dir), _) | (_, Some(dir)) => {
+            if !dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "{}: no such folder of earlier results",
+                    dir.display()
+                )));
+            }
+            (dir.clone(), true)
+        }
+        (None, None) => (prepare_class_out(args.out.as_deref(), &candidates)?, false),
+    };
+
+    // Who is graded now, and with which earlier results.
+    let mut graded: BTreeMap<String, Results> = BTreeMap::new();
+    let mut todo = Vec::new();
+    for (candidate, plans) in candidates.iter().zip(planned) {
+        let path = class::results_path(&dir, &candidate.id);
+        let earlier = if resuming && path.exists() {
+            Some(Results::read(&path).map_err(Error::Usage)?)
+        } else {
+            None
+        };
+        match earlier {
+            Some(results) if args.resume.is_some() || !results.any_error() => {
+                graded.insert(candidate.id.clone(), results);
+            }
+            previous => todo.push((candidate.clone(), plans, previous)),
+        }
+    }
+
+    let total = candidates.len();
+    let progress = Progress::new(total, graded.len(), Arc::clone(&options.watch));
+    let labs = Arc::new(labs);
+    let mut running = tokio::task::JoinSet::new();
+    for (candidate, plans, previous) in todo {
+        let labs = Arc::clone(&labs);
+        let options = options.clone();
+        running.spawn(async move {
+            let started = Instant::now();
+            let results =
+                grade_planned(&labs, &plans, &candidate, &options, previous.as_ref()).await;
+            (results, started.elapsed())
+        });
+    }
+    let interrupted = loop {
+        tokio::select! {
+            next = running.join_next() => {
+                let Some(done) = next else { break false };
+                let (results, took) = done.expect("a candidate's grading task panicked");
+                let path = class::write_candidate(&dir, &results).map_err(|e| {
+                    Error::Output(format!("cannot write {}'s results in {}: {e}", results.candidate.id, dir.display()))
+                })?;
+                progress.graded(&results, took, &path);
+                graded.insert(results.candidate.id.clone(), results);
+            }
+            _ = tokio::signal::ctrl_c() => break true,
+        }
+    };
+    progress.finish();
+    if interrupted {
+        running.abort_all();
+        eprintln!(
+            "interrupted: {} of {total} candidates graded and kept in {}; go on with --resume {}",
+            graded.len(),
+            dir.display(),
+            dir.display()
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+
+    let in_order: Vec<Results> = candidates
+        .iter()
+        .filter_map(|c| graded.remove(&c.id))
+        .collect();
+    let unique: Vec<String> = labs.iter().flat_map(|l| l.unique.clone()).collect();
+    let summary = ClassSummary::new(&in_order, &unique);
+    let path = dir.join("class.json");
+    summary
+        .write(&path)
+        .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    print!("{}", summary.render());
+    println!("results: {}", dir.display());
+    Ok(exit_code(
+        in_order.iter().any(Results::any_error),
+        in_order.iter().all(Results::all_passed),
+    ))
+}
+
+/// The exit code of a run stopped by Ctrl-C, as shells report SIGINT.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// A class output folder, refused when it already holds a candidate's results.
+fn prepare_class_out(out: Option<&Path>, candidates: &[Candidate]) -> Result<PathBuf, Error> {
+    let dir = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => default_out(),
+    };
+    if let Some(c) = candidates
+        .iter()
+        .find(|c| class::results_path(&dir, &c.id).exists())
+    {
+        return Err(Error::Usage(format!(
+            "{} already holds results ({} is graded): go on with --resume {}, or choose another --out",
+            dir.display(),
+            c.id,
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from("labgrade-results").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string())
 }
 
 fn default_known_hosts() -> PathBuf {
@@ -184,6 +409,7 @@ pub fn parse_host(spec: &str) -> Result<(String, SshTarget), Error> {
             user,
             address,
             port,
+            identity: None,
         },
     ))
 }
@@ -193,8 +419,7 @@ pub fn parse_host(spec: &str) -> Result<(String, SshTarget), Error> {
 fn prepare_out(out: Option<&Path>) -> Result<PathBuf, Error> {
     let dir = match out {
         Some(dir) => dir.to_path_buf(),
-        None => PathBuf::from("labgrade-results")
-            .join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
+        None => default_out(),
     };
     let results = dir.join("results.json");
     if results.exists() {

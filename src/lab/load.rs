@@ -37,6 +37,8 @@ pub const USE_KEYS: &[&str] = &[
 ];
 pub const LIBRARY_KEYS: &[&str] = &["check", "description", "params", "checks"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The values `unique:` can name: what tells one machine from a clone of it.
+pub const UNIQUE_VALUES: &[&str] = &["machine_id", "ssh_host_key"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -143,9 +145,7 @@ impl Decoder<'_> {
             .required(entries, start, "hosts", "a lab")
             .and_then(|n| self.roles(n));
         let unique = match get(entries, "unique") {
-            Some(n) => self
-                .string_list(n, "`unique`")
-                .map(|v| v.into_iter().map(|(s, _)| s).collect()),
+            Some(n) => self.unique(n),
             None => Some(Vec::new()),
         };
         let roles = roles?;
@@ -169,6 +169,26 @@ impl Decoder<'_> {
             unique: unique?,
             timeout: timeout?,
         })
+    }
+
+    /// What must differ between candidates' machines: names labgrade knows how to read.
+    fn unique(&mut self, node: &Node) -> Option<Vec<String>> {
+        let names = self.string_list(node, "`unique`")?;
+        let mut ok = true;
+        for (name, pos) in &names {
+            if !UNIQUE_VALUES.contains(&name.as_str()) {
+                let d = self
+                    .error(
+                        *pos,
+                        format!("`{name}` is not a value labgrade can compare"),
+                    )
+                    .expected(format!("one of: {}", UNIQUE_VALUES.join(", ")))
+                    .suggest(name, UNIQUE_VALUES.iter().copied());
+                self.report(d);
+                ok = false;
+            }
+        }
+        ok.then(|| names.into_iter().map(|(s, _)| s).collect())
     }
 
     fn vars(&mut self, node: Option<&Node>) -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -76,24 +76,107 @@ fn apply(result: &mut CheckResult, check: &PlannedCheck, facts: Result<Facts, St
 
 /// Attempt, and attempt again while the check does not pass, as its `retry` allows.
 /// `attempt` returns the result and whether trying again is pointless (a lost connection).
-async fn with_retries<F, Fut>(check: &PlannedCheck, mut attempt: F) -> CheckResult
+/// `first` is an attempt already made elsewhere (in a batch), counted as the first.
+pub(super) async fn with_retries<F, Fut>(
+    check: &PlannedCheck,
+    first: Option<(CheckResult, bool)>,
+    mut attempt: F,
+) -> CheckResult
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = (CheckResult, bool)>,
 {
     let tries = 1 + check.retry.map_or(0, |r| r.times);
     let started = Instant::now();
+    let mut first = first;
     let mut done = 0;
     loop {
         done += 1;
-        let (mut result, hopeless) = attempt().await;
+        let (mut result, hopeless) = match first.take() {
+            Some(made) => made,
+            None => attempt().await,
+        };
         result.evidence.attempts = done;
-        result.evidence.duration_ms = started.elapsed().as_millis() as u64;
+        if done > 1 || result.evidence.duration_ms == 0 {
+            result.evidence.duration_ms = started.elapsed().as_millis() as u64;
+        }
         if result.verdict == Verdict::Pass || done >= tries || hopeless {
             return result;
         }
         if let Some(retry) = check.retry {
             tokio::time::sleep(retry.every).await;
+        }
+    }
+}
+
+/// A check ready to go to its host: secrets resolved, its script written.
+pub(super) struct Prepared {
+    pub inputs: BTreeMap<String, String>,
+    pub used: Vec<(String, String)>,
+    pub wants: Vec<&'static str>,
+    pub body: String,
+}
+
+/// Resolve a check's secrets and write its script; a secret that is not set is the result.
+pub(super) fn prepare(
+    check: &PlannedCheck,
+    secrets: &Secrets,
+) -> Result<Prepared, Box<CheckResult>> {
+    let Resolved { inputs, used } = secrets
+        .resolve(check.kind, &check.inputs)
+        .map_err(|reason| Box::new(unresolved(check, reason)))?;
+    let wants = wants(check);
+    let body = check.kind.script(&query(check, &inputs, &wants));
+    Ok(Prepared {
+        inputs,
+        used,
+        wants,
+        body,
+    })
+}
+
+/// Judge what a check's script gave back on its host.
+pub(super) fn judge_output(
+    check: &PlannedCheck,
+    prepared: &Prepared,
+    output: &ExecOutput,
+) -> CheckResult {
+    let mut result = blank(check, prepared.body.clone());
+    let (stdout, out_cut) = cap_evidence(&output.stdout);
+    let (stderr, err_cut) = cap_evidence(&output.stderr);
+    result.evidence.exit_code = output.exit_code;
+    result.evidence.stdout = stdout;
+    result.evidence.stderr = stderr;
+    result.evidence.truncated = out_cut + err_cut + output.dropped;
+    result.evidence.duration_ms = output.duration.as_millis() as u64;
+    let query = query(check, &prepared.inputs, &prepared.wants);
+    let facts = match could_not_run(output, check.timeout) {
+        Some(reason) => Err(reason),
+        None => check
+            .kind
+            .parse(&query, output)
+            .map_err(|reason| format!("could not read the host's answer: {reason}")),
+    };
+    apply(&mut result, check, facts);
+    redact(&mut result, &prepared.used);
+    result
+}
+
+/// One attempt of a check on its host; `true` when the connection is lost.
+pub(super) async fn attempt_on(
+    transport: &dyn Transport,
+    check: &PlannedCheck,
+    prepared: &Prepared,
+) -> (CheckResult, bool) {
+    let script = wrap(&prepared.body, check.timeout);
+    match transport.exec(&script, check.timeout).await {
+        Ok(output) => (judge_output(check, prepared, &output), false),
+        Err(e) => {
+            let lost = matches!(e, TransportError::Lost { .. });
+            let mut result = blank(check, prepared.body.clone());
+            result.reason = Some(e.to_string());
+            redact(&mut result, &prepared.used);
+            (result, lost)
         }
     }
 }
@@ -105,41 +188,11 @@ pub async fn run_check(
     check: &PlannedCheck,
     secrets: &Secrets,
 ) -> CheckResult {
-    let Resolved { inputs, used } = match secrets.resolve(check.kind, &check.inputs) {
-        Ok(resolved) => resolved,
-        Err(reason) => return unresolved(check, reason),
+    let prepared = match prepare(check, secrets) {
+        Ok(prepared) => prepared,
+        Err(result) => return *result,
     };
-    let wants = wants(check);
-    let query = query(check, &inputs, &wants);
-    let body = check.kind.script(&query);
-    let script = wrap(&body, check.timeout);
-    with_retries(check, || async {
-        let outcome = transport.exec(&script, check.timeout).await;
-        let lost = matches!(outcome, Err(TransportError::Lost { .. }));
-        let mut result = blank(check, body.clone());
-        match outcome {
-            Err(e) => result.reason = Some(e.to_string()),
-            Ok(output) => {
-                let (stdout, out_cut) = cap_evidence(&output.stdout);
-                let (stderr, err_cut) = cap_evidence(&output.stderr);
-                result.evidence.exit_code = output.exit_code;
-                result.evidence.stdout = stdout;
-                result.evidence.stderr = stderr;
-                result.evidence.truncated = out_cut + err_cut + output.dropped;
-                let facts = match could_not_run(&output, check.timeout) {
-                    Some(reason) => Err(reason),
-                    None => check
-                        .kind
-                        .parse(&query, &output)
-                        .map_err(|reason| format!("could not read the host's answer: {reason}")),
-                };
-                apply(&mut result, check, facts);
-            }
-        }
-        redact(&mut result, &used);
-        (result, lost)
-    })
-    .await
+    with_retries(check, None, || attempt_on(transport, check, &prepared)).await
 }
 
 /// A black-box probe from the grader itself, to one of the candidate's machines only.
@@ -155,7 +208,7 @@ pub async fn observe_check(
     let wants = wants(check);
     let query = query(check, &inputs, &wants);
     let ran = format!("{} {} from the {GRADER}", check.kind.name(), check.subject);
-    with_retries(check, || async {
+    with_retries(check, None, || async {
         let mut result = blank(check, ran.clone());
         let destination = check.kind.destination(&query);
         let facts = match destination {

@@ -1,14 +1,19 @@
 //! The runner: bind roles to transports, run every check of a candidate, then judge and score.
 
+mod batch;
 mod check;
 
+pub use batch::run_batch;
 pub use check::{GRADER, observe_check, run_check};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use crate::lab::Lab;
-use crate::plan::{Candidate, PlanError, PlannedCheck, Target, plan};
+use crate::plan::{Candidate, Plan, PlanError, PlannedCheck, Target, plan};
 use crate::results::{
     CandidateInfo, CheckResult, Evidence, FORMAT_VERSION, Mode, Results, Verdict,
 };
@@ -19,10 +24,54 @@ use crate::transport::{Local, Ssh, SshOptions, Transport};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub mode: Mode,
+    /// How many hosts are graded at once, across all candidates.
+    pub hosts_at_once: Arc<Semaphore>,
+    /// How long one host may take, connection included; its checks not done by then end in error.
+    pub host_deadline: Duration,
+    /// The hosts being graded now, for progress reports.
+    pub watch: Arc<Watch>,
     pub ssh: SshOptions,
     /// Only these task ids, when not empty.
     pub only: Vec<String>,
     pub secrets: Arc<Secrets>,
+}
+
+/// The hosts being graded right now, and since when.
+#[derive(Debug, Default)]
+pub struct Watch {
+    running: std::sync::Mutex<Running>,
+}
+
+#[derive(Debug, Default)]
+struct Running {
+    last: u64,
+    /// By a number of their own: a host's name since when it is graded.
+    hosts: BTreeMap<u64, (String, Instant)>,
+}
+
+impl Watch {
+    fn start(&self, host: String) -> u64 {
+        let mut running = self.running.lock().expect("the watch is never poisoned");
+        running.last += 1;
+        let id = running.last;
+        running.hosts.insert(id, (host, Instant::now()));
+        id
+    }
+
+    fn end(&self, id: u64) {
+        let mut running = self.running.lock().expect("the watch is never poisoned");
+        running.hosts.remove(&id);
+    }
+
+    /// The host graded for the longest time, still going.
+    pub fn slowest(&self) -> Option<(String, Duration)> {
+        let running = self.running.lock().expect("the watch is never poisoned");
+        running
+            .hosts
+            .values()
+            .min_by_key(|(_, since)| *since)
+            .map(|(host, since)| (host.clone(), since.elapsed()))
+    }
 }
 
 /// A check's address in the plans: (lab, task, check).
@@ -67,64 +116,127 @@ fn transports(candidate: &Candidate, ssh: &SshOptions) -> BTreeMap<String, Arc<d
     out
 }
 
-/// Grade one candidate on every lab. Plans first, so a template that cannot render for
-/// this candidate stops the run before any host is contacted.
+/// Every lab planned for one candidate: a template that cannot render for this candidate
+/// is found before any host is contacted.
+pub fn plans(labs: &[Lab], candidate: &Candidate, only: &[String]) -> Result<Vec<Plan>, PlanError> {
+    labs.iter().map(|lab| plan(lab, candidate, only)).collect()
+}
+
+/// Grade one candidate on every lab.
 pub async fn grade(
     labs: &[Lab],
     candidate: &Candidate,
     options: &RunOptions,
 ) -> Result<Results, PlanError> {
+    let plans = plans(labs, candidate, &options.only)?;
+    Ok(grade_planned(labs, &plans, candidate, options, None).await)
+}
+
+/// Grade one candidate's plans. With `previous` results, a check that did not end in error
+/// there keeps its result, and only the others run again.
+pub async fn grade_planned(
+    labs: &[Lab],
+    plans: &[Plan],
+    candidate: &Candidate,
+    options: &RunOptions,
+    previous: Option<&Results>,
+) -> Results {
     let started = now();
-    let plans = labs
-        .iter()
-        .map(|lab| plan(lab, candidate, &options.only))
-        .collect::<Result<Vec<_>, _>>()?;
     let transports = transports(candidate, &options.ssh);
+    let unique: Vec<String> = labs.iter().flat_map(|l| l.unique.clone()).collect();
 
     // Every check, addressed by (lab, task, check), grouped by the machine that runs it.
-    let mut queues: Vec<Queue> = Vec::new();
+    let mut results: BTreeMap<CheckKey, CheckResult> = BTreeMap::new();
+    let mut queues: Vec<Queue> = transports
+        .values()
+        .fold(Vec::<Arc<dyn Transport>>::new(), |mut seen, t| {
+            if !seen.iter().any(|s| Arc::ptr_eq(s, t)) {
+                seen.push(Arc::clone(t));
+            }
+            seen
+        })
+        .into_iter()
+        .map(|t| (t, Vec::new()))
+        .collect();
     let mut missing: Vec<(CheckKey, PlannedCheck)> = Vec::new();
     let mut from_grader: Vec<(CheckKey, PlannedCheck)> = Vec::new();
     for (l, p) in plans.iter().enumerate() {
         for (t, task) in p.tasks.iter().enumerate() {
             for (c, check) in task.checks.iter().enumerate() {
                 let key = (l, t, c);
+                if let Some(kept) = previous.and_then(|r| kept_result(r, key, check)) {
+                    results.insert(key, kept);
+                    continue;
+                }
                 let Some(role) = &check.role else {
                     from_grader.push((key, check.clone()));
                     continue;
                 };
                 match transports.get(role) {
-                    Some(transport) => match queues
-                        .iter_mut()
-                        .find(|(tr, _)| Arc::ptr_eq(tr, transport))
-                    {
-                        Some((_, queue)) => queue.push((key, check.clone())),
-                        None => queues.push((Arc::clone(transport), vec![(key, check.clone())])),
-                    },
+                    Some(transport) => {
+                        let (_, queue) = queues
+                            .iter_mut()
+                            .find(|(tr, _)| Arc::ptr_eq(tr, transport))
+                            .expect("every transport has a queue");
+                        queue.push((key, check.clone()));
+                    }
                     None => missing.push((key, check.clone())),
                 }
             }
         }
     }
 
-    // Machines are graded at once; the checks of one machine in turn, on its one session.
+    // Machines are graded at once, as many as the run allows; the checks of one machine in
+    // one batch on its one session, within the host's deadline.
     let mut handles = Vec::new();
     for (transport, queue) in queues {
+        let wants_identity = !unique.is_empty();
+        if queue.is_empty() && !wants_identity {
+            continue;
+        }
         let secrets = Arc::clone(&options.secrets);
+        let limit = Arc::clone(&options.hosts_at_once);
+        let deadline = options.host_deadline;
+        let watch = Arc::clone(&options.watch);
+        let name = format!("{} {}", candidate.id, transport.describe());
         handles.push(tokio::spawn(async move {
-            let mut done = Vec::new();
-            if let Err(e) = transport.connect().await {
-                let reason = e.to_string();
-                for (key, check) in queue {
-                    done.push((key, unreachable(&check, &reason)));
+            let _permit = limit
+                .acquire_owned()
+                .await
+                .expect("the host limit is never closed");
+            let watched = watch.start(name);
+            let (keys, checks): (Vec<CheckKey>, Vec<PlannedCheck>) = queue.into_iter().unzip();
+            let graded = tokio::time::timeout(deadline, async {
+                match transport.connect().await {
+                    Err(e) => {
+                        let reason = e.to_string();
+                        let failed = checks.iter().map(|c| unreachable(c, &reason)).collect();
+                        (failed, BTreeMap::new())
+                    }
+                    Ok(()) => {
+                        let results = run_batch(transport.as_ref(), &checks, &secrets).await;
+                        let identity = if wants_identity {
+                            identity(transport.as_ref()).await
+                        } else {
+                            BTreeMap::new()
+                        };
+                        (results, identity)
+                    }
                 }
-                return done;
-            }
-            for (key, check) in queue {
-                let result = run_check(transport.as_ref(), &check, &secrets).await;
-                done.push((key, result));
-            }
-            done
+            })
+            .await;
+            let (results, identity) = graded.unwrap_or_else(|_| {
+                let reason = format!(
+                    "{} did not finish within the host deadline of {}",
+                    transport.describe(),
+                    humantime::format_duration(deadline)
+                );
+                let failed = checks.iter().map(|c| unreachable(c, &reason)).collect();
+                (failed, BTreeMap::new())
+            });
+            watch.end(watched);
+            let results: Vec<_> = keys.into_iter().zip(results).collect();
+            (transport, results, identity)
         }));
     }
     // Probes from the grader all at once: each waits on the network, not on a session.
@@ -137,7 +249,6 @@ pub async fn grade(
             (key, observe_check(&check, &allowed, &secrets).await)
         }));
     }
-    let mut results: BTreeMap<CheckKey, CheckResult> = BTreeMap::new();
     for (key, check) in missing {
         let reason = format!(
             "no host was given for role `{}`",
@@ -149,14 +260,22 @@ pub async fn grade(
         let (key, result) = probe.await.expect("a probe task panicked");
         results.insert(key, result);
     }
+    let mut machines = BTreeMap::new();
     for handle in handles {
-        for (key, result) in handle.await.expect("a host's grading task panicked") {
-            results.insert(key, result);
+        let (transport, graded, identity) = handle.await.expect("a host's grading task panicked");
+        results.extend(graded);
+        if identity.is_empty() {
+            continue;
+        }
+        for (role, t) in &transports {
+            if Arc::ptr_eq(t, &transport) {
+                machines.insert(role.clone(), identity.clone());
+            }
         }
     }
 
     let mut lab_results = Vec::new();
-    for (l, (lab, p)) in labs.iter().zip(&plans).enumerate() {
+    for (l, (lab, p)) in labs.iter().zip(plans).enumerate() {
         let checks: Vec<Vec<CheckResult>> = p
             .tasks
             .iter()
@@ -169,7 +288,7 @@ pub async fn grade(
             .collect();
         lab_results.push(score(lab, &p.tasks, checks, options.mode));
     }
-    Ok(Results {
+    Results {
         format: FORMAT_VERSION,
         labgrade: env!("CARGO_PKG_VERSION").to_string(),
         mode: options.mode,
@@ -183,8 +302,45 @@ pub async fn grade(
             .iter()
             .map(|(role, t)| (role.clone(), t.describe()))
             .collect(),
+        machines,
         labs: lab_results,
-    })
+    }
+}
+
+/// A check's earlier result, kept when it did not end in error and is the same check.
+fn kept_result(
+    previous: &Results,
+    (l, t, c): CheckKey,
+    check: &PlannedCheck,
+) -> Option<CheckResult> {
+    let kept = previous.labs.get(l)?.tasks.get(t)?.checks.get(c)?;
+    (kept.verdict != Verdict::Error && kept.label == check.label && kept.kind == check.kind.name())
+        .then(|| kept.clone())
+}
+
+/// What tells one machine from a copy of it: its machine-id and its SSH host key.
+const IDENTITY_SCRIPT: &str = r#"printf 'machine_id=%s
+' "$(cat /etc/machine-id 2>/dev/null)"
+for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
+  [ -r "$f" ] || continue
+  printf 'ssh_host_key=%s
+' "$(ssh-keygen -lf "$f" 2>/dev/null | cut -d' ' -f2 | grep . || cut -d' ' -f2 "$f")"
+  break
+done
+"#;
+
+async fn identity(transport: &dyn Transport) -> BTreeMap<String, String> {
+    let script = crate::transport::wrap(IDENTITY_SCRIPT, Duration::from_secs(10));
+    let Ok(output) = transport.exec(&script, Duration::from_secs(10)).await else {
+        return BTreeMap::new();
+    };
+    output
+        .stdout_text()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+        .collect()
 }
 
 /// The result of a check whose host could not be reached: the grader could not check.
