@@ -9,8 +9,11 @@ mod firewall;
 mod getent;
 mod group;
 mod http;
+mod imap;
+mod mail;
 mod mount;
 mod package;
+mod pop3;
 mod port;
 mod process;
 mod service;
@@ -44,6 +47,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns::Dns,
     &ssh::Ssh,
     &smtp::Smtp,
+    &imap::Imap,
+    &pop3::Pop3,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
