@@ -10,8 +10,11 @@ mod firewall;
 mod getent;
 mod group;
 mod http;
+mod imap;
+mod mail;
 mod mount;
 mod package;
+mod pop3;
 mod port;
 mod process;
 mod service;
@@ -45,6 +48,8 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns::Dns,
     &ssh::Ssh,
     &smtp::Smtp,
+    &imap::Imap,
+    &pop3::Pop3,
     &db::Db,
 ];
 

@@ -277,7 +277,7 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// A TLS client that takes any certificate, for STARTTLS.
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+pub(super) fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
