@@ -9,6 +9,7 @@ mod firewall;
 mod getent;
 mod group;
 mod http;
+mod ldap;
 mod mount;
 mod package;
 mod port;
@@ -44,6 +45,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns::Dns,
     &ssh::Ssh,
     &smtp::Smtp,
+    &ldap::Ldap,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
