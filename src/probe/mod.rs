@@ -11,6 +11,7 @@ mod getent;
 mod group;
 mod http;
 mod imap;
+mod ldap;
 mod mail;
 mod mount;
 mod package;
@@ -51,6 +52,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &imap::Imap,
     &pop3::Pop3,
     &db::Db,
+    &ldap::Ldap,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
