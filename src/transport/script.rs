@@ -10,16 +10,23 @@ pub const MISSING_TOOL_MARKER: &str = "labgrade-missing-tool:";
 /// The body runs under coreutils `timeout`, which signals its whole process group, so a
 /// command that hangs is stopped on the host itself, not merely abandoned by the grader.
 /// `LC_ALL=C` makes every tool answer in one language whatever the candidate installed.
+/// The body reaches the inner shell in an environment variable, not as an argument: a
+/// script may carry a password (to put in a 0600 file), and any user of the host can read
+/// a process's arguments, while its environment is its owner's alone.
 pub fn wrap(body: &str, timeout: Duration) -> String {
     let secs = timeout.as_secs_f64().max(0.1);
     let inner = format!(
         "need() {{ command -v \"$1\" >/dev/null 2>&1 || {{ printf '%s %s\\n' '{MISSING_TOOL_MARKER}' \"$1\" >&2; exit 127; }}; }}\n{body}\n"
     );
     let inner = shell_quote(&inner);
+    let run = shell_quote(
+        "labgrade_script=$LABGRADE_SCRIPT; unset LABGRADE_SCRIPT; eval \"$labgrade_script\"",
+    );
     format!(
         "LC_ALL=C; LANG=C; export LC_ALL LANG\n\
-         if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 {secs:.1} /bin/sh -c {inner}; \
-         else exec /bin/sh -c {inner}; fi\n"
+         LABGRADE_SCRIPT={inner}; export LABGRADE_SCRIPT\n\
+         if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 {secs:.1} /bin/sh -c {run}; \
+         else exec /bin/sh -c {run}; fi\n"
     )
 }
 
@@ -71,6 +78,17 @@ mod tests {
     fn wrapped_script_runs_in_c_locale() {
         let out = sh(&wrap("echo \"$LC_ALL\"", Duration::from_secs(5)));
         assert_eq!(out, "C\n");
+    }
+
+    #[test]
+    fn the_body_is_never_an_argument() {
+        let out = sh(&wrap(
+            "echo s3cret >/dev/null; tr '\\0' ' ' </proc/$$/cmdline; echo; env | grep -c s3cret",
+            Duration::from_secs(5),
+        ));
+        let (cmdline, in_env) = out.split_once('\n').unwrap();
+        assert!(!cmdline.contains("s3cret"), "{cmdline}");
+        assert_eq!(in_env, "0\n");
     }
 
     #[test]
