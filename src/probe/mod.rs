@@ -19,6 +19,7 @@ mod pop3;
 mod port;
 mod process;
 mod service;
+mod smb;
 mod smtp;
 mod ssh;
 mod sysctl;
@@ -53,6 +54,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &pop3::Pop3,
     &db::Db,
     &ldap::Ldap,
+    &smb::Smb,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
@@ -148,7 +150,8 @@ pub struct Observation {
 ///
 /// A probe observes and nothing else: it never sees points, and never sees the expected
 /// values (only which properties are wanted). Scripts must only read: the built-in kinds
-/// change nothing on a candidate's machine.
+/// change nothing on a candidate's machine, except `smb`'s `can_write`, which writes one
+/// uniquely named file and deletes it at once.
 #[async_trait::async_trait]
 pub trait Kind: Sync {
     /// The key that names the kind in a lab: `file: /etc/motd`.

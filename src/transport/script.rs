@@ -13,7 +13,8 @@ pub const MISSING_TOOL_MARKER: &str = "labgrade-missing-tool:";
 /// The body reaches its shell through a here-document, never on a command line, so that
 /// nothing it carries (a probe's password) shows in the host's process list; it then runs
 /// with standard input from /dev/null, so a command that reads its input cannot swallow
-/// the rest of the script.
+/// the rest of the script. Only shell built-ins read it: a PATH without coreutils still
+/// gets to the body, whose `need` says what is missing.
 pub fn wrap(body: &str, timeout: Duration) -> String {
     let secs = timeout.as_secs_f64().max(0.1);
     let inner = format!(
@@ -23,7 +24,7 @@ pub fn wrap(body: &str, timeout: Duration) -> String {
     format!(
         "LC_ALL=C; LANG=C; export LC_ALL LANG\n\
          if command -v timeout >/dev/null 2>&1; then t=\"timeout -k 1 {secs:.1}\"; else t=; fi\n\
-         exec $t /bin/sh -c 'body=$(cat); exec </dev/null; eval \"$body\"' <<'{end}'\n\
+         exec $t /bin/sh -c 'b=; while IFS= read -r l; do b=\"$b$l\n\"; done; exec </dev/null; eval \"$b\"' <<'{end}'\n\
          {inner}{end}\n"
     )
 }
@@ -91,6 +92,17 @@ mod tests {
     fn wrapped_script_runs_in_c_locale() {
         let out = sh(&wrap("echo \"$LC_ALL\"", Duration::from_secs(5)));
         assert_eq!(out, "C\n");
+    }
+
+    #[test]
+    fn the_body_is_never_an_argument() {
+        let out = sh(&wrap(
+            "echo s3cret >/dev/null; tr '\\0' ' ' </proc/$$/cmdline; echo; env | grep -c s3cret",
+            Duration::from_secs(5),
+        ));
+        let (cmdline, in_env) = out.trim_end().rsplit_once('\n').unwrap();
+        assert!(!cmdline.contains("s3cret"), "{cmdline}");
+        assert_eq!(in_env, "0");
     }
 
     #[test]
