@@ -232,6 +232,9 @@ async fn grade_class(
             (results, started.elapsed())
         });
     }
+    // Made before the loop, so that a Ctrl-C between two candidates is not lost.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::Output(format!("cannot watch for Ctrl-C: {e}")))?;
     let interrupted = loop {
         tokio::select! {
             next = running.join_next() => {
@@ -243,7 +246,7 @@ async fn grade_class(
                 progress.graded(&results, took, &path);
                 graded.insert(results.candidate.id.clone(), results);
             }
-            _ = tokio::signal::ctrl_c() => break true,
+            _ = interrupt.recv() => break true,
         }
     };
     progress.finish();
