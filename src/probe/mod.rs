@@ -3,6 +3,7 @@
 
 mod command;
 mod cron;
+mod dhcp;
 mod dns;
 mod file;
 mod firewall;
@@ -44,6 +45,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &dns::Dns,
     &ssh::Ssh,
     &smtp::Smtp,
+    &dhcp::Dhcp,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
