@@ -82,7 +82,7 @@ fn unknown_kind_with_suggestion() {
    |
 11 |       - servce: nginx
    |         ^^^^^^
-   = expected a check kind, one of: command, file, package, service, user, group, port, process, sysctl, mount, firewall, cron, tcp, http, dns, ssh, smtp, imap, pop3, db, ldap, smb
+   = expected a check kind, one of: command, file, package, service, user, group, port, process, sysctl, mount, firewall, cron, tcp, http, dns, ssh, smtp, imap, pop3, db, ldap, smb, dhcp
    = help: did you mean `service`?
 "
     );

@@ -4,6 +4,7 @@
 mod command;
 mod cron;
 mod db;
+mod dhcp;
 mod dns;
 mod file;
 mod firewall;
@@ -55,6 +56,7 @@ pub static KINDS: &[&dyn Kind] = &[
     &db::Db,
     &ldap::Ldap,
     &smb::Smb,
+    &dhcp::Dhcp,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
