@@ -46,6 +46,9 @@ pub struct CandidateInfo {
 pub struct LabResult {
     pub id: String,
     pub title: String,
+    /// The language reports of this lab are written in.
+    #[serde(default)]
+    pub lang: crate::lab::Lang,
     pub block: u8,
     pub pass_mark: f64,
     pub earned: f64,

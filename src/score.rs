@@ -111,6 +111,7 @@ pub fn score(
     LabResult {
         id: lab.id.clone(),
         title: lab.title.clone(),
+        lang: lab.lang,
         block: lab.block,
         pass_mark: lab.pass_mark,
         earned,
