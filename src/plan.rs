@@ -47,6 +47,16 @@ pub struct Candidate {
 pub struct Plan {
     pub lab_id: String,
     pub tasks: Vec<PlannedTask>,
+    /// The lab's own `unique:` values, their commands rendered for this candidate.
+    pub unique: Vec<PlannedUnique>,
+}
+
+/// A value of the lab's own that must differ between candidates, and how to read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUnique {
+    pub name: String,
+    pub role: String,
+    pub command: String,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +123,17 @@ pub fn plan(lab: &Lab, candidate: &Candidate, only: &[String]) -> Result<Plan, P
 /// Plan with a given template context (`explain` shows roles by their names, not addresses).
 pub fn plan_in(lab: &Lab, base: &serde_json::Value, only: &[String]) -> Result<Plan, PlanError> {
     let ctx = base.clone();
+    let render = |text: &str, origin: &dyn Fn() -> String, ctx: &serde_json::Value| {
+        template::render(text, ctx).map_err(|e| PlanError {
+            origin: origin(),
+            message: match e {
+                TemplateError::Undefined(name) => {
+                    format!("undefined template variable `{name}`")
+                }
+                TemplateError::Invalid(m) => format!("invalid template: {m}"),
+            },
+        })
+    };
     let mut tasks = Vec::new();
     for task in lab
         .tasks
@@ -124,17 +145,6 @@ pub fn plan_in(lab: &Lab, base: &serde_json::Value, only: &[String]) -> Result<P
                 .first()
                 .map(|c| c.origin.to_string())
                 .unwrap_or_else(|| lab.path.display().to_string())
-        };
-        let render = |text: &str, origin: &dyn Fn() -> String, ctx: &serde_json::Value| {
-            template::render(text, ctx).map_err(|e| PlanError {
-                origin: origin(),
-                message: match e {
-                    TemplateError::Undefined(name) => {
-                        format!("undefined template variable `{name}`")
-                    }
-                    TemplateError::Invalid(m) => format!("invalid template: {m}"),
-                },
-            })
         };
         let mut checks = Vec::new();
         for check in &task.checks {
@@ -184,9 +194,21 @@ pub fn plan_in(lab: &Lab, base: &serde_json::Value, only: &[String]) -> Result<P
             checks,
         });
     }
+    let lab_origin = || lab.path.display().to_string();
+    let mut unique = Vec::new();
+    for value in &lab.unique {
+        if let Some(read) = &value.read {
+            unique.push(PlannedUnique {
+                name: value.name.clone(),
+                role: read.role.clone(),
+                command: render(&read.command, &lab_origin, base)?,
+            });
+        }
+    }
     Ok(Plan {
         lab_id: lab.id.clone(),
         tasks,
+        unique,
     })
 }
 

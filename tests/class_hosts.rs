@@ -24,6 +24,7 @@ useradd -m -u 2001 -G compta -s /bin/bash alice
 mkdir -p /srv/compta
 chgrp compta /srv/compta
 chmod 2770 /srv/compta
+echo "cle-ID" > /srv/compta/.cle
 systemctl enable --now cron
 sysctl -qw net.ipv4.ip_forward=1
 echo '0 2 * * * restic backup /home' | crontab -
@@ -121,6 +122,9 @@ fn start_class() -> Class {
     let c01_machine_id = hosts[0].exec_ok("cat /etc/machine-id");
     let c19 = specs.iter().position(|s| s.0 == "c19").unwrap();
     hosts[c19].exec_ok(&format!("echo {} > /etc/machine-id", c01_machine_id.trim()));
+    // c10 copied c05's answer: the lab's own `compta_key` is the same.
+    let c10 = specs.iter().position(|s| s.0 == "c10").unwrap();
+    hosts[c10].exec_ok("echo cle-c05 > /srv/compta/.cle");
     let hung = specs.iter().position(|s| s.0 == "c21").unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -308,11 +312,17 @@ fn a_class_is_graded_at_once_and_a_stopped_run_resumes() {
     assert_eq!(row("c13")["mark"], 19.0, "1 of 2 checks of a 2-point task");
     assert_eq!(row("c20")["errors"], 20);
     let shared = summary["shared"].as_array().unwrap();
-    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert_eq!(shared.len(), 2, "{shared:?}");
     assert_eq!(shared[0]["what"], "machine_id");
     assert_eq!(
         shared[0]["machines"],
         serde_json::json!(["c01/srv", "c19/srv"])
+    );
+    assert_eq!(shared[1]["what"], "compta_key");
+    assert_eq!(shared[1]["value"], "cle-c05");
+    assert_eq!(
+        shared[1]["machines"],
+        serde_json::json!(["c05/srv", "c10/srv"])
     );
     // A line per candidate as they are graded (plain lines: stderr is not a terminal here).
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -335,6 +345,10 @@ fn a_class_is_graded_at_once_and_a_stopped_run_resumes() {
     assert!(
         stdout.contains("shared machine_id"),
         "the clone is flagged on screen: {stdout}"
+    );
+    assert!(
+        stdout.contains("shared compta_key cle-c05: c05/srv, c10/srv"),
+        "the copied answer is flagged on screen: {stdout}"
     );
 
     // The same class, stopped by Ctrl-C, then killed, then resumed twice.

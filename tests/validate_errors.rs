@@ -326,8 +326,47 @@ fn unique_names_only_what_labgrade_can_compare() {
   |
 6 | unique: [machine_id, ssh_hostkey]
   |                      ^^^^^^^^^^^
-  = expected one of: machine_id, ssh_host_key
+  = expected one of: machine_id, ssh_host_key, or a value of the lab's own: `{ name: NAME, command: COMMAND, on: ROLE }`
   = help: did you mean `ssh_host_key`?
 "
+    );
+}
+
+#[test]
+fn a_value_of_the_labs_own_names_a_role_of_the_lab() {
+    let (code, stderr) = validate(&format!(
+        "{HEAD}unique:\n  - machine_id\n  - name: tls_cert\n    command: cat /etc/ssl/certs/intranet.pem\n    on: web\ntasks:\n  - id: a\n    title: A\n    points: 2\n    checks:\n      - file: /etc/hostname\n"
+    ));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: no role `web` in this lab's `hosts`
+  --> lab.yaml:10:9
+   |
+10 |     on: web
+   |         ^^^
+   = expected one of: srv
+"
+    );
+}
+
+#[test]
+fn a_value_of_the_labs_own_needs_a_name_and_a_command() {
+    let (code, stderr) = validate(&format!(
+        "{HEAD}unique:\n  - name: machine_id\n    command: cat /etc/machine-id\n  - name: Cert\n    commande: x\ntasks:\n  - id: a\n    title: A\n    points: 2\n    checks:\n      - file: /etc/hostname\n"
+    ));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: `machine_id` is a value labgrade reads itself\n --> lab.yaml:7:11"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: unknown key `commande`"), "{stderr}");
+    assert!(
+        stderr.contains("error: `Cert` cannot name a value\n --> lab.yaml:9:11"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("an entry of `unique` has no `command`"),
+        "{stderr}"
     );
 }

@@ -265,7 +265,10 @@ async fn grade_class(
         .iter()
         .filter_map(|c| graded.remove(&c.id))
         .collect();
-    let unique: Vec<String> = labs.iter().flat_map(|l| l.unique.clone()).collect();
+    let unique: Vec<String> = labs
+        .iter()
+        .flat_map(|l| l.unique.iter().map(|u| u.name.clone()))
+        .collect();
     let summary = ClassSummary::new(&in_order, &unique);
     let path = dir.join("class.json");
     summary

@@ -105,7 +105,13 @@ pub fn lab_schema() -> Value {
             "exam": {"type": "boolean"},
             "timeout": {"type": ["string", "number"]},
             "vars": {"type": "object"},
-            "unique": {"type": "array", "items": {"type": "string"}},
+            "unique": {"type": "array", "items": {"anyOf": [
+                {"enum": crate::lab::UNIQUE_VALUES},
+                {"type": "object", "additionalProperties": false, "required": ["name", "command"],
+                 "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+                    "command": {"type": "string"},
+                    "on": {"type": "string"}}}]}},
             "hosts": {"type": "object", "minProperties": 1, "additionalProperties": {
                 "oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": false, "properties": {
                     "os": {"enum": ["linux", "windows", "ios"]}, "optional": {"type": "boolean"}}}]}},

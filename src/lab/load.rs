@@ -10,7 +10,7 @@ use serde_json::json;
 use super::decode::{Decoder, get};
 use super::diagnostic::{Diagnostic, Diagnostics, Source};
 use super::library::Library;
-use super::model::{Lab, Lang, Os, Role, Task};
+use super::model::{Lab, Lang, Os, Role, Task, Unique, UniqueCommand};
 use super::node::{self, Node, Pos, Value};
 
 pub const LAB_KEYS: &[&str] = &[
@@ -39,6 +39,7 @@ pub const LIBRARY_KEYS: &[&str] = &["check", "description", "params", "checks"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The values `unique:` can name: what tells one machine from a clone of it.
 pub const UNIQUE_VALUES: &[&str] = &["machine_id", "ssh_host_key"];
+pub const UNIQUE_KEYS: &[&str] = &["name", "command", "on"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -144,13 +145,13 @@ impl Decoder<'_> {
         let roles = self
             .required(entries, start, "hosts", "a lab")
             .and_then(|n| self.roles(n));
-        let unique = match get(entries, "unique") {
-            Some(n) => self.unique(n),
-            None => Some(Vec::new()),
-        };
         let roles = roles?;
         let vars = vars?;
         self.ctx = validation_context(&vars, &roles);
+        let unique = match get(entries, "unique") {
+            Some(n) => self.unique(n, &roles),
+            None => Some(Vec::new()),
+        };
         let tasks = self
             .required(entries, start, "tasks", "a lab")
             .and_then(|n| self.tasks(n, &roles))?;
@@ -171,24 +172,117 @@ impl Decoder<'_> {
         })
     }
 
-    /// What must differ between candidates' machines: names labgrade knows how to read.
-    fn unique(&mut self, node: &Node) -> Option<Vec<String>> {
-        let names = self.string_list(node, "`unique`")?;
+    /// What must differ between candidates' machines: values labgrade reads itself
+    /// (`machine_id`), or the lab's own, each the output of a read-only command on a role.
+    fn unique(&mut self, node: &Node, roles: &[Role]) -> Option<Vec<Unique>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
         let mut ok = true;
-        for (name, pos) in &names {
-            if !UNIQUE_VALUES.contains(&name.as_str()) {
+        let mut unique: Vec<Unique> = Vec::new();
+        for item in items {
+            let (entry, pos) = match &item.value {
+                Value::Map(_) => match self.unique_command(item, roles) {
+                    Some(entry) => (entry, item.pos),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+                _ => {
+                    let Some(name) = self.string(item, "an entry of `unique`") else {
+                        ok = false;
+                        continue;
+                    };
+                    if !UNIQUE_VALUES.contains(&name.as_str()) {
+                        let d = self
+                            .error(
+                                item.pos,
+                                format!("`{name}` is not a value labgrade can compare"),
+                            )
+                            .expected(format!(
+                                "one of: {}, or a value of the lab's own: \
+                                 `{{ name: NAME, command: COMMAND, on: ROLE }}`",
+                                UNIQUE_VALUES.join(", ")
+                            ))
+                            .suggest(&name, UNIQUE_VALUES.iter().copied());
+                        self.report(d);
+                        ok = false;
+                        continue;
+                    }
+                    (Unique { name, read: None }, item.pos)
+                }
+            };
+            if unique.iter().any(|u| u.name == entry.name) {
                 let d = self
-                    .error(
-                        *pos,
-                        format!("`{name}` is not a value labgrade can compare"),
-                    )
-                    .expected(format!("one of: {}", UNIQUE_VALUES.join(", ")))
-                    .suggest(name, UNIQUE_VALUES.iter().copied());
+                    .error(pos, format!("`{}` is listed twice in `unique`", entry.name))
+                    .expected("each value once");
                 self.report(d);
                 ok = false;
+                continue;
             }
+            unique.push(entry);
         }
-        ok.then(|| names.into_iter().map(|(s, _)| s).collect())
+        ok.then_some(unique)
+    }
+
+    /// `{ name: tls_cert, command: "openssl x509 ...", on: srv }`: a value of the lab's own.
+    fn unique_command(&mut self, node: &Node, roles: &[Role]) -> Option<Unique> {
+        let entries = self.map(node, "an entry of `unique`")?;
+        self.check_keys(entries, UNIQUE_KEYS, "an entry of `unique`");
+        let name = self
+            .required(entries, node.pos, "name", "an entry of `unique`")
+            .and_then(|n| {
+                let name = self.string(n, "`name`")?;
+                let word = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit());
+                if !word {
+                    let d = self
+                        .error(n.pos, format!("`{name}` cannot name a value"))
+                        .expected(
+                            "a name of lowercase letters, digits and `_`, such as `tls_cert`",
+                        );
+                    self.report(d);
+                    return None;
+                }
+                if UNIQUE_VALUES.contains(&name.as_str()) {
+                    let d = self
+                        .error(n.pos, format!("`{name}` is a value labgrade reads itself"))
+                        .expected(format!("`- {name}` alone, or another name"));
+                    self.report(d);
+                    return None;
+                }
+                Some(name)
+            });
+        let command = self
+            .required(entries, node.pos, "command", "an entry of `unique`")
+            .and_then(|n| self.template(n, "`command`"));
+        let role = match get(entries, "on") {
+            Some(n) => self.string(n, "`on`").and_then(|role| {
+                if roles.iter().any(|r| r.name == role) {
+                    return Some(role);
+                }
+                let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+                let d = self
+                    .error(n.pos, format!("no role `{role}` in this lab's `hosts`"))
+                    .expected(format!("one of: {}", names.join(", ")))
+                    .suggest(&role, names.iter().copied());
+                self.report(d);
+                None
+            }),
+            None => roles.first().map(|r| r.name.clone()),
+        };
+        Some(Unique {
+            name: name?,
+            read: Some(UniqueCommand {
+                role: role?,
+                command: command?,
+            }),
+        })
     }
 
     fn vars(&mut self, node: Option<&Node>) -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -10,7 +10,8 @@ mod node;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Source, suggestion};
 pub use load::{
-    COMMON_OPTIONS, LAB_KEYS, LoadError, ROLE_KEYS, TASK_KEYS, USE_KEYS, load, load_str,
+    COMMON_OPTIONS, LAB_KEYS, LoadError, ROLE_KEYS, TASK_KEYS, UNIQUE_KEYS, UNIQUE_VALUES,
+    USE_KEYS, load, load_str,
 };
-pub use model::{Check, Lab, Lang, Origin, Os, Retry, Role, Task};
+pub use model::{Check, Lab, Lang, Origin, Os, Retry, Role, Task, Unique, UniqueCommand};
 pub use node::{Key, Node, Pos, Value, parse};

@@ -29,7 +29,7 @@ pub struct Lab {
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub tasks: Vec<Task>,
     /// Values that must differ between candidates (a cloned VM, a copied answer).
-    pub unique: Vec<String>,
+    pub unique: Vec<Unique>,
     /// The timeout of a check that sets none.
     pub timeout: Duration,
 }
@@ -75,6 +75,22 @@ impl fmt::Display for Os {
 }
 
 /// A machine the lab expects, such as `srv` or `client`.
+/// A value that must differ between candidates' machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unique {
+    /// How results and the class summary name it: `machine_id`, or the lab's own name.
+    pub name: String,
+    /// For a value of the lab's own, where and how it is read: the output of a read-only
+    /// command on a role's host. `None` for what labgrade reads itself.
+    pub read: Option<UniqueCommand>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueCommand {
+    pub role: String,
+    pub command: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Role {
     pub name: String,

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::lab::Lab;
-use crate::plan::{Candidate, Plan, PlanError, PlannedCheck, Target, plan};
+use crate::plan::{Candidate, Plan, PlanError, PlannedCheck, PlannedUnique, Target, plan};
 use crate::results::{
     CandidateInfo, CheckResult, Evidence, FORMAT_VERSION, Mode, Results, Verdict,
 };
 use crate::score::score;
 use crate::secrets::Secrets;
-use crate::transport::{Local, Ssh, SshOptions, Transport};
+use crate::transport::{Local, Ssh, SshOptions, Transport, shell_quote};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -143,7 +143,7 @@ pub async fn grade_planned(
 ) -> Results {
     let started = now();
     let transports = transports(candidate, &options.ssh);
-    let unique: Vec<String> = labs.iter().flat_map(|l| l.unique.clone()).collect();
+    let wants_identity = labs.iter().any(|l| !l.unique.is_empty());
 
     // Every check, addressed by (lab, task, check), grouped by the machine that runs it.
     let mut results: BTreeMap<CheckKey, CheckResult> = BTreeMap::new();
@@ -190,7 +190,6 @@ pub async fn grade_planned(
     // one batch on its one session, within the host's deadline.
     let mut handles = Vec::new();
     for (transport, queue) in queues {
-        let wants_identity = !unique.is_empty();
         if queue.is_empty() && !wants_identity {
             continue;
         }
@@ -199,6 +198,17 @@ pub async fn grade_planned(
         let deadline = options.host_deadline;
         let watch = Arc::clone(&options.watch);
         let name = format!("{} {}", candidate.id, transport.describe());
+        // The lab's own values read on this machine, beside what identifies it.
+        let own: Vec<&PlannedUnique> = plans
+            .iter()
+            .flat_map(|p| &p.unique)
+            .filter(|u| {
+                transports
+                    .get(&u.role)
+                    .is_some_and(|t| Arc::ptr_eq(t, &transport))
+            })
+            .collect();
+        let identity_script = identity_script(&own);
         handles.push(tokio::spawn(async move {
             let _permit = limit
                 .acquire_owned()
@@ -216,7 +226,7 @@ pub async fn grade_planned(
                     Ok(()) => {
                         // What identifies the machine travels in the checks' batch.
                         let extra = wants_identity
-                            .then(|| crate::transport::wrap(IDENTITY_SCRIPT, IDENTITY_TIMEOUT));
+                            .then(|| crate::transport::wrap(&identity_script, IDENTITY_TIMEOUT));
                         let batch =
                             run_batch(transport.as_ref(), &checks, &secrets, extra.as_deref())
                                 .await;
@@ -327,6 +337,20 @@ for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/
 done
 "#;
 
+/// The identity script, then a line `NAME=VALUE` for each value of the labs' own read on
+/// this machine: its command's output on one line, nothing when the command fails.
+fn identity_script(own: &[&PlannedUnique]) -> String {
+    let mut script = IDENTITY_SCRIPT.to_string();
+    for value in own {
+        script.push_str(&format!(
+            "if v=$( {{ {}\n}} 2>/dev/null </dev/null ); then printf '%s=%s\\n' {} \"$(printf '%s' \"$v\" | tr '\\n\\r\\t' '   ')\"; fi\n",
+            value.command,
+            shell_quote(&value.name),
+        ));
+    }
+    script
+}
+
 const IDENTITY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `name=value` lines of [`IDENTITY_SCRIPT`]; the host key as OpenSSH prints its
@@ -410,5 +434,31 @@ mod tests {
             printed.split(' ').nth(1),
             Some(found["ssh_host_key"].as_str())
         );
+    }
+
+    #[test]
+    fn a_labs_own_value_is_read_on_one_line_and_a_failing_command_gives_none() {
+        let value = |name: &str, command: &str| PlannedUnique {
+            name: name.into(),
+            role: "srv".into(),
+            command: command.into(),
+        };
+        let own = [
+            value("two_lines", "printf 'a=b\\n\\tc\\n'"),
+            value("missing", "cat /nonexistent/labgrade"),
+            value("quoted", "echo \"it's\" # a comment"),
+        ];
+        let script = identity_script(&own.iter().collect::<Vec<_>>());
+        let run = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("sh runs");
+        let found = identity(&crate::transport::ExecOutput {
+            stdout: run.stdout,
+            ..Default::default()
+        });
+        assert_eq!(found.get("two_lines").map(String::as_str), Some("a=b  c"));
+        assert_eq!(found.get("missing"), None);
+        assert_eq!(found.get("quoted").map(String::as_str), Some("it's"));
     }
 }
