@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "labgrade",
@@ -28,6 +30,14 @@ pub enum Command {
     List {
         #[arg(default_value = "labs")]
         dir: PathBuf,
+    },
+    /// Render reports again from saved results (a run's --out folder), touching no host.
+    Report {
+        /// A folder with results.json, or a class folder with class.json.
+        dir: PathBuf,
+        /// Report formats, comma-separated: html,md,json,csv,moodle,junit (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+        format: Vec<Format>,
     },
     /// What a lab will check, for candidates (expected values withheld in exam labs).
     Explain { lab: PathBuf },
@@ -92,4 +102,8 @@ pub struct RunArgs {
     /// Grade again only the checks that ended in error in DIR's results, and merge.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub retry_errors: Option<PathBuf>,
+    /// Reports written beside the results, comma-separated: html,md,json,csv,moodle,junit
+    /// (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+    pub format: Vec<Format>,
 }

@@ -15,6 +15,7 @@ fn main() {
         Command::Run(args) => commands::run(*args),
         Command::Validate { labs } => commands::validate(&labs),
         Command::List { dir } => commands::list(&dir),
+        Command::Report { dir, format } => commands::report(&dir, &format),
         Command::Explain { lab } => commands::explain(&lab),
         Command::Schema => commands::schema(),
         Command::Guide => commands::guide(),

@@ -184,3 +184,33 @@ fn host_flags_are_checked_against_the_roles() {
         "--host srvv=root@127.0.0.1: the labs have no role `srvv`, did you mean `srv`? (roles: srv)\n"
     );
 }
+
+/// Issue 5: a run writes its reports beside results.json, in the formats asked for.
+#[test]
+fn a_run_writes_the_reports_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), lab(dir.path())).unwrap();
+    let out = labgrade(dir.path(), &["run", "lab.yaml", "--out", "all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    for name in ["report.md", "gradebook.csv", "moodle.csv", "junit.xml"] {
+        assert!(dir.path().join("all").join(name).is_file(), "{name}");
+    }
+    assert!(!dir.path().join("all/class.md").exists());
+    let report = std::fs::read_to_string(dir.path().join("all/report.md")).unwrap();
+    assert!(
+        report.contains("| motd | La bannière existe | échoué | 0/2 |"),
+        "{report}"
+    );
+
+    let out = labgrade(
+        dir.path(),
+        &["run", "lab.yaml", "--out", "md", "--format", "md,json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("md"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.md", "results.json"]);
+}

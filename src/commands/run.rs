@@ -13,7 +13,7 @@ use crate::cli::RunArgs;
 use crate::error::{EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_PASSED, Error};
 use crate::lab::{Lab, suggestion};
 use crate::plan::{Candidate, Target};
-use crate::report::terminal;
+use crate::report::{Format, terminal, write_reports};
 use crate::results::{Mode, Results};
 use crate::run::{RunOptions, grade_planned, plans};
 use crate::secrets::Secrets;
@@ -108,6 +108,8 @@ async fn grade_one(
     results
         .write(&path)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    let dir = path.parent().expect("the results' folder");
+    write_reports(dir, &Format::or_all(&args.format)).map_err(Error::Output)?;
     print!("{}", terminal::render(&results));
     println!("results: {}", path.display());
     Ok(exit_code(results.any_error(), results.all_passed()))
@@ -271,6 +273,7 @@ async fn grade_class(
     summary
         .write(&path)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    write_reports(&dir, &Format::or_all(&args.format)).map_err(Error::Output)?;
     print!("{}", summary.render());
     println!("results: {}", dir.display());
     Ok(exit_code(

@@ -49,6 +49,11 @@ pub struct Labels {
     pub verdict_fail: &'static str,
     pub verdict_skipped: &'static str,
     pub verdict_error: &'static str,
+    pub id: &'static str,
+    pub verdict: &'static str,
+    pub not_passed_checks: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
 }
 
 const FR: Labels = Labels {
@@ -91,6 +96,11 @@ const FR: Labels = Labels {
     verdict_fail: "échoué",
     verdict_skipped: "non évalué",
     verdict_error: "erreur",
+    id: "Identifiant",
+    verdict: "Résultat",
+    not_passed_checks: "Vérifications non réussies",
+    yes: "oui",
+    no: "non",
 };
 
 const EN: Labels = Labels {
@@ -133,6 +143,11 @@ const EN: Labels = Labels {
     verdict_fail: "fail",
     verdict_skipped: "skipped",
     verdict_error: "error",
+    id: "Id",
+    verdict: "Verdict",
+    not_passed_checks: "Checks not passed",
+    yes: "yes",
+    no: "no",
 };
 
 impl Labels {
@@ -160,6 +175,16 @@ impl Labels {
             Verdict::Error => self.verdict_error,
         }
     }
+}
+
+/// The language of a report over several candidates or labs: the first lab's.
+pub fn lang_of(graded: &[crate::results::Results]) -> Lang {
+    graded
+        .iter()
+        .flat_map(|r| &r.labs)
+        .map(|l| l.lang)
+        .next()
+        .unwrap_or_default()
 }
 
 /// A number as the language writes it: `12,5` in French, `12.5` in English; at most two

@@ -1,4 +1,15 @@
 //! Renderers: each receives finished results and never talks to a host.
 
+mod format;
+pub mod gradebook;
+pub mod junit;
 pub mod labels;
+pub mod markdown;
+pub mod moodle;
+#[cfg(test)]
+pub(crate) mod sample;
 pub mod terminal;
+mod write;
+
+pub use format::Format;
+pub use write::{Graded, read_results, write_graded, write_reports};
