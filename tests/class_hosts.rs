@@ -314,6 +314,23 @@ fn a_class_is_graded_at_once_and_a_stopped_run_resumes() {
         shared[0]["machines"],
         serde_json::json!(["c01/srv", "c19/srv"])
     );
+    // A line per candidate as they are graded (plain lines: stderr is not a terminal here).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(progress.len(), 22, "{stderr}");
+    assert!(progress[21].starts_with("[22/22] "), "{stderr}");
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("] c13 Candidat c13: 19/20 (")),
+        "{stderr}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("] c20 Candidat c20: 0/20, 20 checks could not be evaluated")),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("shared machine_id"),

@@ -43,8 +43,8 @@ pub fn run_locally(
         exit_code: out.status.code(),
         stdout: out.stdout,
         stderr: out.stderr,
-        dropped: 0,
         duration: started.elapsed(),
+        ..ExecOutput::default()
     };
     kind.parse(&query, &output)
 }

@@ -1,12 +1,15 @@
 //! The white-box checks of one host in one round trip: their scripts travel as one batch,
 //! each still in its own envelope (its own deadline, `need`, C locale), and come back as
-//! delimited sections that are judged as if each had run alone.
+//! sections that are judged as if each had run alone.
 //!
-//! A section starts with a header line `NONCE INDEX EXIT OUT_BYTES ERR_BYTES START END`
-//! followed by the kept bytes of the check's stdout then stderr. The byte counts, not the
-//! content, delimit the sections, so nothing a candidate's machine prints can shift them;
-//! the nonce only tells a header from a stray line. A check whose section is missing or cut
-//! short runs again alone, so the batch is never worse than one round trip per check.
+//! After each check the batch prints, with the shell's own `printf`, a line
+//! `\nNONCE INDEX EXIT` on stdout and `\nNONCE INDEX` on stderr: what came before, since the
+//! previous such line, is that check's output. The nonce is drawn anew for every batch, so
+//! a check's output cannot end a section early by accident; the batch adds no command of
+//! its own to what the checks run, which is what keeps it close to the cost of the checks
+//! alone. Each check is timed by when its closing line reached the grader. A check whose
+//! section is missing (its output filled the batch's room) runs again alone, so the batch
+//! is never worse than one round trip per check.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
@@ -17,20 +20,26 @@ use crate::results::CheckResult;
 use crate::secrets::Secrets;
 use crate::transport::{ExecOutput, Transport, wrap};
 
-/// The most of each stream of one check that a batch carries back; a check that says more
-/// runs again alone, with the full [`OUTPUT_CAP`](crate::transport::OUTPUT_CAP).
-const SECTION_CAP: usize = 256 * 1024;
-/// Room for a section's header line.
-const HEADER_ROOM: usize = 128;
+/// The room a batch keeps for each of its checks' streams; a check that says more than its
+/// batch has room for runs again alone, with the full [`OUTPUT_CAP`](crate::transport::OUTPUT_CAP).
+const SECTION_ROOM: usize = 256 * 1024;
 /// What the batch's own shell adds to the checks' deadlines.
 const BATCH_GRACE: Duration = Duration::from_secs(5);
 
-/// Run every check of one host, in order, in as few round trips as the checks allow.
+/// What a host's batch gave back: a result per check, and the output of the extra script.
+pub struct Batch {
+    pub results: Vec<CheckResult>,
+    pub extra: Option<ExecOutput>,
+}
+
+/// Run every check of one host, in order, in as few round trips as the checks allow, and
+/// `extra` (a script of labgrade's own, already wrapped) at the end of the same batch.
 pub async fn run_batch(
     transport: &dyn Transport,
     checks: &[PlannedCheck],
     secrets: &Secrets,
-) -> Vec<CheckResult> {
+    extra: Option<&str>,
+) -> Batch {
     let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
     let mut batched: Vec<(usize, Prepared)> = Vec::new();
     for (i, check) in checks.iter().enumerate() {
@@ -41,19 +50,31 @@ pub async fn run_batch(
     }
 
     let mut firsts: Vec<Option<(CheckResult, bool)>> = (0..checks.len()).map(|_| None).collect();
-    if batched.len() > 1 {
+    let mut extra_output = None;
+    let sections_wanted = batched.len() + usize::from(extra.is_some());
+    if sections_wanted > 1 {
         let nonce = nonce();
-        let script = script(&nonce, checks, &batched);
+        let script = script(&nonce, checks, &batched, extra);
         let timeout = batched
             .iter()
             .map(|(i, _)| checks[*i].timeout)
             .sum::<Duration>()
             + BATCH_GRACE;
-        let cap = batched.len() * (2 * SECTION_CAP + HEADER_ROOM);
+        let cap = sections_wanted * SECTION_ROOM;
         match transport.exec_capped(&script, timeout, cap).await {
             Ok(output) => {
-                for (index, section) in sections(&nonce, &output) {
-                    if let Some((i, prepared)) = batched.iter().find(|(i, _)| *i == index) {
+                let found = sections(&nonce, &output);
+                tracing::debug!(
+                    host = %transport.describe(),
+                    sections = found.len(),
+                    of = sections_wanted,
+                    took = ?output.duration,
+                    "batch done"
+                );
+                for (index, section) in found {
+                    if index == checks.len() {
+                        extra_output = Some(section);
+                    } else if let Some((i, prepared)) = batched.iter().find(|(i, _)| *i == index) {
                         let result = judge_output(&checks[*i], prepared, &section);
                         firsts[*i] = Some((result, false));
                     }
@@ -72,10 +93,16 @@ pub async fn run_batch(
         results[*i] =
             Some(with_retries(check, first, || attempt_on(transport, check, prepared)).await);
     }
-    results
-        .into_iter()
-        .map(|r| r.expect("every check has a result"))
-        .collect()
+    if let (Some(script), None) = (extra, &extra_output) {
+        extra_output = transport.exec(script, BATCH_GRACE).await.ok();
+    }
+    Batch {
+        results: results
+            .into_iter()
+            .map(|r| r.expect("every check has a result"))
+            .collect(),
+        extra: extra_output,
+    }
 }
 
 /// A value no check's output can guess: it changes with every batch.
@@ -89,102 +116,95 @@ fn nonce() -> String {
     format!("labgrade-{:016x}", hasher.finish())
 }
 
-/// The batch: a temporary folder for each check's streams, removed on exit; each check in
-/// a subshell of its own, its script inline (never on a command line), reading nothing
-/// from the batch's own standard input.
-fn script(nonce: &str, checks: &[PlannedCheck], batched: &[(usize, Prepared)]) -> String {
-    let mut s = format!(
-        "B={nonce}\n\
-         d=$(mktemp -d 2>/dev/null) || {{ echo \"cannot make a temporary folder\" >&2; exit 3; }}\n\
-         trap 'rm -rf \"$d\"' EXIT\n\
-         now() {{ date +%s%N 2>/dev/null || echo 0; }}\n\
-         report() {{\n\
-           printf '\\n%s %s %s %s %s %s %s\\n' \"$B\" \"$1\" \"$2\" $(wc -c <\"$d/o\") $(wc -c <\"$d/e\") \"$3\" \"$(now)\"\n\
-           head -c {SECTION_CAP} \"$d/o\"\n\
-           head -c {SECTION_CAP} \"$d/e\"\n\
-         }}\n"
-    );
-    for (i, prepared) in batched {
-        let wrapped = wrap(&prepared.body, checks[*i].timeout);
+/// The batch: each check in a subshell of its own, its script inline (never on a command
+/// line), reading nothing from the batch's own standard input.
+fn script(
+    nonce: &str,
+    checks: &[PlannedCheck],
+    batched: &[(usize, Prepared)],
+    extra: Option<&str>,
+) -> String {
+    let mut s = format!("B={nonce}\n");
+    let sections = batched
+        .iter()
+        .map(|(i, prepared)| (*i, wrap(&prepared.body, checks[*i].timeout)))
+        .chain(extra.map(|script| (checks.len(), script.to_string())));
+    for (i, wrapped) in sections {
         s.push_str(&format!(
-            "s=$(now)\n(\n{wrapped}) >\"$d/o\" 2>\"$d/e\" </dev/null\nreport {i} $? \"$s\"\n"
+            "(\n{wrapped}) </dev/null\n\
+             r=$?; printf '\\n%s %s %s\\n' \"$B\" {i} \"$r\"; printf '\\n%s %s\\n' \"$B\" {i} >&2\n"
         ));
     }
     s
 }
 
-/// The checks' outputs, by index, from what the batch printed. A section whose streams did
-/// not fit, or that is cut short, is left out: that check runs again alone.
+/// The checks' outputs, by index, from what the batch printed. A section whose closing
+/// lines did not both come back is left out: that check runs again alone.
 fn sections(nonce: &str, output: &ExecOutput) -> Vec<(usize, ExecOutput)> {
+    let outs = split(nonce, &output.stdout);
+    let errs = split(nonce, &output.stderr);
     let mut found = Vec::new();
-    let bytes = &output.stdout;
-    let marker = format!("\n{nonce} ");
-    let mut at = 0;
-    while let Some(offset) = find(&bytes[at..], marker.as_bytes()) {
-        let header_start = at + offset + 1;
-        let Some(header_len) = bytes[header_start..].iter().position(|&b| b == b'\n') else {
+    let mut since = Duration::ZERO;
+    for (index, fields, stdout, end) in outs {
+        let Some(exit_code) = fields.first().and_then(|rc| rc.parse::<i32>().ok()) else {
             break;
         };
-        let header = String::from_utf8_lossy(&bytes[header_start..header_start + header_len]);
-        let Some(header) = Header::parse(&header) else {
-            break;
-        };
-        let body = header_start + header_len + 1;
-        let out_kept = header.out_bytes.min(SECTION_CAP);
-        let err_kept = header.err_bytes.min(SECTION_CAP);
-        if body + out_kept + err_kept > bytes.len() {
-            break;
-        }
-        at = body + out_kept + err_kept;
-        if header.out_bytes > SECTION_CAP || header.err_bytes > SECTION_CAP {
+        let Some((_, _, stderr, _)) = errs.iter().find(|(i, ..)| *i == index) else {
             continue;
-        }
+        };
+        let arrived = output
+            .arrivals
+            .iter()
+            .find(|(kept, _)| *kept >= end)
+            .map_or(since, |(_, at)| *at);
         found.push((
-            header.index,
+            index,
             ExecOutput {
-                exit_code: header.exit_code,
-                stdout: bytes[body..body + out_kept].to_vec(),
-                stderr: bytes[body + out_kept..at].to_vec(),
+                exit_code: Some(exit_code),
+                stdout,
+                stderr: stderr.clone(),
                 dropped: 0,
-                duration: header.duration,
+                duration: arrived.saturating_sub(since),
+                arrivals: Vec::new(),
             },
         ));
+        since = arrived;
+    }
+    found
+}
+
+/// A stream cut at its closing lines `\nNONCE INDEX FIELDS...\n`: for each section, its
+/// index, the fields after it, its bytes, and the offset where its closing line ends.
+fn split(nonce: &str, bytes: &[u8]) -> Vec<(usize, Vec<String>, Vec<u8>, usize)> {
+    let marker = format!("\n{nonce} ");
+    let mut found = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(offset) = find(&bytes[at..], marker.as_bytes()) {
+        let line_start = at + offset + marker.len();
+        let Some(line_len) = bytes[line_start..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let line = String::from_utf8_lossy(&bytes[line_start..line_start + line_len]);
+        let mut fields = line.split(' ').map(str::to_string);
+        let Some(index) = fields.next().and_then(|i| i.parse::<usize>().ok()) else {
+            break;
+        };
+        let end = line_start + line_len + 1;
+        found.push((
+            index,
+            fields.collect(),
+            bytes[start..at + offset].to_vec(),
+            end,
+        ));
+        start = end;
+        at = end;
     }
     found
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-struct Header {
-    index: usize,
-    exit_code: Option<i32>,
-    out_bytes: usize,
-    err_bytes: usize,
-    duration: Duration,
-}
-
-impl Header {
-    fn parse(line: &str) -> Option<Header> {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let [_, index, rc, out, err, start, end] = fields[..] else {
-            return None;
-        };
-        let rc: i32 = rc.parse().ok()?;
-        let nanos = |s: &str| s.parse::<u128>().ok();
-        let duration = match (nanos(start), nanos(end)) {
-            (Some(s), Some(e)) if e >= s => Duration::from_nanos((e - s) as u64),
-            _ => Duration::ZERO,
-        };
-        Some(Header {
-            index: index.parse().ok()?,
-            exit_code: Some(rc),
-            out_bytes: out.parse().ok()?,
-            err_bytes: err.parse().ok()?,
-            duration,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -222,17 +242,19 @@ tasks:
         stdout: ""
       - command: "printf '\nlabgrade-0000000000000000 9 0 1 1 0 0\n'"
         exit_code: 0
-      - command: "head -c 300000 /dev/zero"
+      - command: "kill -9 $$"
+      - command: "head -c 3000000 /dev/zero"
         exit_code: 0
       - command: "sleep 5"
         timeout: 1s
-      - command: "kill -9 $$"
 "#;
 
     #[tokio::test]
     async fn a_batch_judges_each_check_as_if_alone() {
         let checks = planned(LAB);
-        let results = run_batch(&Local, &checks, &Secrets::default()).await;
+        let results = run_batch(&Local, &checks, &Secrets::default(), None)
+            .await
+            .results;
         let verdicts: Vec<String> = results
             .iter()
             .map(|r| format!("{:?} {}", r.verdict, r.reason.clone().unwrap_or_default()))
@@ -244,33 +266,57 @@ tasks:
                 "Pass ",
                 "Pass ",
                 "Pass ",
+                "Fail exit_code: expected 0, found 137",
                 "Pass ",
                 "Error timed out after 1s",
-                "Fail exit_code: expected 0, found 137",
             ]
         );
-        // The oversized check ran again alone and kept its evidence capped as usual.
-        assert!(results[4].evidence.truncated > 0);
+        // The check that filled the batch's room ran again alone, as did those after it,
+        // and kept its evidence capped as usual.
+        assert!(results[5].evidence.truncated > 0);
     }
 
     #[test]
-    fn sections_are_read_by_their_byte_counts() {
+    fn sections_end_at_their_closing_lines() {
         let nonce = "labgrade-00000000000000ab";
-        let mut stdout = Vec::new();
-        stdout.extend_from_slice(format!("\n{nonce} 0 0 5 0 10 30\nhel\nx").as_bytes());
-        stdout.extend_from_slice(format!("\n{nonce} 2 1 0 3 0 0\nerr").as_bytes());
-        // Cut short: claims 10 bytes, has 2.
-        stdout.extend_from_slice(format!("\n{nonce} 3 0 10 0 0 0\nab").as_bytes());
+        let stdout =
+            format!("hel\nx\n{nonce} 0 0\n\n{nonce} 1 1\nno newline\n{nonce} 2 3\ncut sho")
+                .into_bytes();
+        let stderr = format!("\n{nonce} 0\nerr\n\n{nonce} 1\n\n{nonce} 2\n").into_bytes();
+        let first_end = format!("hel\nx\n{nonce} 0 0\n").len();
         let output = ExecOutput {
+            arrivals: vec![
+                (first_end, Duration::from_millis(30)),
+                (stdout.len(), Duration::from_millis(50)),
+            ],
             stdout,
+            stderr,
             ..ExecOutput::default()
         };
         let found = sections(nonce, &output);
-        assert_eq!(found.len(), 2);
+        assert_eq!(found.len(), 3);
         assert_eq!(found[0].0, 0);
         assert_eq!(found[0].1.stdout, b"hel\nx");
-        assert_eq!(found[0].1.duration, Duration::from_nanos(20));
-        assert_eq!((found[1].0, found[1].1.exit_code), (2, Some(1)));
-        assert_eq!(found[1].1.stderr, b"err");
+        assert_eq!(found[0].1.stderr, b"");
+        assert_eq!(found[0].1.duration, Duration::from_millis(30));
+        assert_eq!((found[1].0, found[1].1.exit_code), (1, Some(1)));
+        assert_eq!(found[1].1.stdout, b"");
+        assert_eq!(found[1].1.stderr, b"err\n");
+        assert_eq!(found[1].1.duration, Duration::from_millis(20));
+        assert_eq!(found[2].1.stdout, b"no newline");
+        assert_eq!(found[2].1.exit_code, Some(3));
+    }
+
+    #[test]
+    fn a_section_without_its_stderr_line_is_left_out() {
+        let nonce = "labgrade-00000000000000cd";
+        let output = ExecOutput {
+            stdout: format!("a\n{nonce} 0 0\nb\n{nonce} 1 0\n").into_bytes(),
+            stderr: format!("\n{nonce} 1\n").into_bytes(),
+            ..ExecOutput::default()
+        };
+        let found = sections(nonce, &output);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 1);
     }
 }

@@ -214,13 +214,14 @@ pub async fn grade_planned(
                         (failed, BTreeMap::new())
                     }
                     Ok(()) => {
-                        let results = run_batch(transport.as_ref(), &checks, &secrets).await;
-                        let identity = if wants_identity {
-                            identity(transport.as_ref()).await
-                        } else {
-                            BTreeMap::new()
-                        };
-                        (results, identity)
+                        // What identifies the machine travels in the checks' batch.
+                        let extra = wants_identity
+                            .then(|| crate::transport::wrap(IDENTITY_SCRIPT, IDENTITY_TIMEOUT));
+                        let batch =
+                            run_batch(transport.as_ref(), &checks, &secrets, extra.as_deref())
+                                .await;
+                        let identity = batch.extra.map(|o| identity(&o)).unwrap_or_default();
+                        (batch.results, identity)
                     }
                 }
             })
@@ -318,29 +319,47 @@ fn kept_result(
         .then(|| kept.clone())
 }
 
-/// What tells one machine from a copy of it: its machine-id and its SSH host key.
-const IDENTITY_SCRIPT: &str = r#"printf 'machine_id=%s
-' "$(cat /etc/machine-id 2>/dev/null)"
+/// What tells one machine from a copy of it: its machine-id and its SSH host key. Shell
+/// built-ins only, so that it costs the host nothing; the key's fingerprint is computed here.
+const IDENTITY_SCRIPT: &str = r#"if read -r id </etc/machine-id; then printf 'machine_id=%s\n' "$id"; fi 2>/dev/null
 for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do
-  [ -r "$f" ] || continue
-  printf 'ssh_host_key=%s
-' "$(ssh-keygen -lf "$f" 2>/dev/null | cut -d' ' -f2 | grep . || cut -d' ' -f2 "$f")"
-  break
+  if read -r type key rest <"$f"; then printf 'ssh_host_key=%s\n' "$key"; break; fi 2>/dev/null
 done
 "#;
 
-async fn identity(transport: &dyn Transport) -> BTreeMap<String, String> {
-    let script = crate::transport::wrap(IDENTITY_SCRIPT, Duration::from_secs(10));
-    let Ok(output) = transport.exec(&script, Duration::from_secs(10)).await else {
-        return BTreeMap::new();
-    };
+const IDENTITY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `name=value` lines of [`IDENTITY_SCRIPT`]; the host key as OpenSSH prints its
+/// fingerprint (`SHA256:...`).
+fn identity(output: &crate::transport::ExecOutput) -> BTreeMap<String, String> {
     output
         .stdout_text()
         .lines()
         .filter_map(|line| line.split_once('='))
         .filter(|(_, value)| !value.trim().is_empty())
-        .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+        .map(|(name, value)| {
+            let value = value.trim();
+            let value = match name {
+                "ssh_host_key" => fingerprint(value).unwrap_or_else(|| value.to_string()),
+                _ => value.to_string(),
+            };
+            (name.to_string(), value)
+        })
         .collect()
+}
+
+/// `SHA256:` and the unpadded base64 of the SHA-256 of the key's blob, as `ssh-keygen -l`.
+fn fingerprint(key_base64: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(key_base64)
+        .ok()?;
+    let digest = sha2::Sha256::digest(&blob);
+    Some(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    ))
 }
 
 /// The result of a check whose host could not be reached: the grader could not check.
@@ -359,4 +378,37 @@ fn unreachable(check: &PlannedCheck, reason: &str) -> CheckResult {
 
 fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_key_fingerprints_read_as_ssh_keygen_prints_them() {
+        let output = crate::transport::ExecOutput {
+            stdout: b"machine_id=0123abcd\nssh_host_key=AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n".to_vec(),
+            ..Default::default()
+        };
+        let found = identity(&output);
+        assert_eq!(found["machine_id"], "0123abcd");
+        let expected = std::process::Command::new("ssh-keygen")
+            .args(["-lf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(
+                    b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x\n",
+                )?;
+                child.wait_with_output()
+            })
+            .expect("ssh-keygen runs");
+        let printed = String::from_utf8_lossy(&expected.stdout);
+        assert_eq!(
+            printed.split(' ').nth(1),
+            Some(found["ssh_host_key"].as_str())
+        );
+    }
 }

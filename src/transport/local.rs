@@ -45,8 +45,8 @@ impl Transport for Local {
             };
             let (_, out, err, status) = tokio::join!(
                 feed,
-                read_capped(&mut stdout, cap),
-                read_capped(&mut stderr, cap),
+                read_capped(&mut stdout, cap, started),
+                read_capped(&mut stderr, cap, started),
                 child.wait()
             );
             (out, err, status)
@@ -54,7 +54,7 @@ impl Transport for Local {
         // The envelope stops the script on time by itself; this grace only covers a host
         // without coreutils `timeout`.
         match tokio::time::timeout(timeout + Duration::from_secs(2), run).await {
-            Ok(((stdout, out_dropped), (stderr, err_dropped), status)) => {
+            Ok(((stdout, out_dropped, arrivals), (stderr, err_dropped, _), status)) => {
                 let status = status.map_err(|e| TransportError::Spawn(e.to_string()))?;
                 Ok(ExecOutput {
                     exit_code: status.code(),
@@ -62,6 +62,7 @@ impl Transport for Local {
                     stderr,
                     dropped: out_dropped + err_dropped,
                     duration: started.elapsed(),
+                    arrivals,
                 })
             }
             Err(_) => {
@@ -82,9 +83,14 @@ impl Transport for Local {
 }
 
 /// Read a whole stream, keeping the first `cap` bytes and counting the rest.
-async fn read_capped(stream: &mut (impl AsyncRead + Unpin), cap: usize) -> (Vec<u8>, u64) {
+async fn read_capped(
+    stream: &mut (impl AsyncRead + Unpin),
+    cap: usize,
+    started: Instant,
+) -> (Vec<u8>, u64, Vec<(usize, Duration)>) {
     let mut kept = Vec::new();
     let mut dropped = 0u64;
+    let mut arrivals = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = stream.read(&mut buf).await {
         if n == 0 {
@@ -93,8 +99,11 @@ async fn read_capped(stream: &mut (impl AsyncRead + Unpin), cap: usize) -> (Vec<
         let room = cap.saturating_sub(kept.len()).min(n);
         kept.extend_from_slice(&buf[..room]);
         dropped += (n - room) as u64;
+        if room > 0 {
+            arrivals.push((kept.len(), started.elapsed()));
+        }
     }
-    (kept, dropped)
+    (kept, dropped, arrivals)
 }
 
 #[cfg(test)]

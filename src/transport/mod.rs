@@ -24,6 +24,9 @@ pub struct ExecOutput {
     /// Bytes the host sent beyond the cap on stdout and stderr, dropped.
     pub dropped: u64,
     pub duration: Duration,
+    /// When stdout grew: (bytes kept so far, time since the start), a point per read. A
+    /// batch of checks times each of its checks by when its output came back.
+    pub arrivals: Vec<(usize, Duration)>,
 }
 
 impl ExecOutput {

@@ -128,6 +128,7 @@ impl Connection {
         };
         Ok(ExecOutput {
             exit_code,
+            arrivals: stdout.arrivals,
             stdout: stdout.kept,
             stderr: stderr.kept,
             dropped: stdout.dropped + stderr.dropped,
@@ -188,6 +189,11 @@ impl Connection {
             // True only once the host sent EOF and nothing of either stream is left unread.
             if channel.eof() {
                 return Ok(());
+            }
+            // Reading one stream may have pulled the other's data off the socket into
+            // libssh2's queue: then the socket is quiet, and waiting on it would stall.
+            if !progress && channel.read_window().available > 0 {
+                continue;
             }
             if !progress && !self.wait(blocked | libc::POLLIN, deadline) {
                 return Err(Stop::Deadline);
@@ -292,16 +298,20 @@ impl Connection {
 /// One output stream: the first `cap` bytes, and a count of the rest.
 pub(super) struct Capped {
     cap: usize,
+    started: Instant,
     pub(super) kept: Vec<u8>,
     pub(super) dropped: u64,
+    pub(super) arrivals: Vec<(usize, Duration)>,
 }
 
 impl Capped {
     pub(super) fn new(cap: usize) -> Capped {
         Capped {
             cap,
+            started: Instant::now(),
             kept: Vec::new(),
             dropped: 0,
+            arrivals: Vec::new(),
         }
     }
 
@@ -309,6 +319,10 @@ impl Capped {
         let room = self.cap.saturating_sub(self.kept.len()).min(bytes.len());
         self.kept.extend_from_slice(&bytes[..room]);
         self.dropped += (bytes.len() - room) as u64;
+        if room > 0 {
+            self.arrivals
+                .push((self.kept.len(), self.started.elapsed()));
+        }
     }
 }
 
