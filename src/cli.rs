@@ -38,6 +38,16 @@ pub enum Command {
         /// Report formats, comma-separated: html,md,json,csv,moodle,junit (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
         format: Vec<Format>,
+        /// A folder of report templates replacing the built-in ones of the same name
+        /// (candidate.html, class.html, base.html, style.css, candidate.md, class.md).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+    },
+    /// Check an exam's output folder against its MANIFEST.sha256: say whether any file
+    /// changed, went missing or was added since the run (exit 0 intact, 1 changed).
+    Verify {
+        /// The output folder of `labgrade run --exam`.
+        dir: PathBuf,
     },
     /// What a lab will check, for candidates (expected values withheld in exam labs).
     Explain { lab: PathBuf },
@@ -55,7 +65,8 @@ pub struct RunArgs {
     /// The machine for a role: ROLE=[user@]address[:port] (repeatable).
     #[arg(long = "host", value_name = "ROLE=[USER@]ADDR[:PORT]")]
     pub hosts: Vec<String>,
-    /// Exam mode: no hints; results written for the jury.
+    /// Exam mode: no hints; results written for the jury, sealed by MANIFEST.sha256
+    /// (see `labgrade verify`).
     #[arg(long)]
     pub exam: bool,
     /// Where results go (created; an existing results file is never overwritten).
@@ -106,4 +117,8 @@ pub struct RunArgs {
     /// (default: all).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
     pub format: Vec<Format>,
+    /// A folder of report templates replacing the built-in ones of the same name
+    /// (candidate.html, class.html, base.html, style.css, candidate.md, class.md).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }

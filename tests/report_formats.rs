@@ -68,6 +68,10 @@ fn report_renders_every_format_of_a_class_from_saved_results() {
         "gradebook.csv",
         "moodle.csv",
         "junit.xml",
+        "c01/report.html",
+        "c02/report.html",
+        "c03/report.html",
+        "class.html",
     ] {
         assert!(dir.join(name).is_file(), "{name} missing");
         assert!(listed.contains(name), "{name} not listed: {listed}");
@@ -107,11 +111,227 @@ fn report_renders_every_format_of_a_class_from_saved_results() {
         insta::assert_snapshot!(format!("{id}_report_md"), text);
     }
 
-    // What c02's machine sent back is shown as text, never as markup or a terminal escape.
+    insta::assert_snapshot!("class_html", read(&dir.join("class.html")));
+    for id in ["c01", "c02", "c03"] {
+        let text = read(&dir.join(id).join("report.html"));
+        insta::assert_snapshot!(format!("{id}_report_html"), text);
+    }
+
+    // What c02's machine sent back is shown as text, never as markup, a template or a
+    // terminal escape.
     let c02 = read(&dir.join("c02/report.md"));
-    assert!(c02.contains("bob\\|eve &lt;script&gt;alert(1)&lt;/script&gt; {{ 7\\*7 }}"));
-    assert!(!c02.contains("<script>"));
-    assert!(!c02.contains('\u{1b}'));
+    assert!(c02.contains(
+        "bob\\|eve &lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123; 7\\*7 &#125;&#125; \u{241b}\\[31mred"
+    ));
+    let html = read(&dir.join("c02/report.html"));
+    assert!(html.contains(
+        "bob|eve &lt;script&gt;alert(1)&lt;/script&gt; &#123;&#123; 7*7 &#125;&#125; \u{241b}[31mred"
+    ));
+    for text in [&c02, &html] {
+        assert!(!text.contains("<script") && !text.contains("{{") && !text.contains('\u{1b}'));
+    }
+}
+
+/// The fixture with every lab's language set to English.
+fn in_english(dir: &Path) {
+    for id in ["c01", "c02", "c03"] {
+        let path = dir.join(id).join("results.json");
+        let text = read(&path).replace("\"lang\": \"fr\"", "\"lang\": \"en\"");
+        std::fs::write(&path, text).unwrap();
+    }
+}
+
+#[test]
+fn an_english_class_gets_english_reports_with_decimal_points() {
+    let (_tmp, dir) = fixture();
+    in_english(&dir);
+    let out = labgrade(&["report", dir.to_str().unwrap(), "--format", "html,md"]);
+    assert!(out.status.success(), "{out:?}");
+    let class = read(&dir.join("class.html"));
+    assert!(class.contains("<html lang=\"en\">"));
+    assert!(class.contains("<h1>Class results</h1>"));
+    assert!(class.contains("<strong>7.14</strong>"), "{class}");
+    assert!(class.contains("2026-11-28 14:06"));
+    insta::assert_snapshot!("class_html_en", class);
+    insta::assert_snapshot!("class_md_en", read(&dir.join("class.md")));
+    let c02 = read(&dir.join("c02/report.html"));
+    assert!(
+        c02.contains("<span class=\"mark\" id=\"mark\">7.14/20</span>"),
+        "{c02}"
+    );
+    insta::assert_snapshot!("c02_report_html_en", c02);
+    insta::assert_snapshot!("c02_report_md_en", read(&dir.join("c02/report.md")));
+}
+
+/// Every file of a folder and its content, to show that a failed command wrote nothing.
+fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(contents(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_templates_folder_replaces_templates_by_name_and_a_broken_one_writes_nothing() {
+    let (tmp, dir) = fixture();
+    let templates = tmp.path().join("school");
+    std::fs::create_dir(&templates).unwrap();
+    // A school's header: its own logo (inline SVG) and wording, in every HTML page.
+    let base = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/base.html")).replace(
+        "{% block school %}{% endblock school %}",
+        "{% include \"logo.svg\" %} Lycée Exemple — BTS SIO",
+    );
+    std::fs::write(templates.join("base.html"), base).unwrap();
+    std::fs::write(
+        templates.join("logo.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" height=\"40\"><circle cx=\"20\" cy=\"20\" r=\"18\"/></svg>",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("class.md"),
+        "# {{ labels.class_report }}\n{% for row in rows %}\n- {{ row.id }}: {{ row.mark }}{% endfor %}\n",
+    )
+    .unwrap();
+    let out = labgrade(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--templates",
+        templates.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    for page in ["class.html", "c01/report.html"] {
+        let text = read(&dir.join(page));
+        assert!(text.contains("<circle cx=\"20\""), "{page}");
+        assert!(text.contains("Lycée Exemple — BTS SIO"), "{page}");
+    }
+    assert_eq!(
+        read(&dir.join("class.md")),
+        "# Résultats de la session\n\n- c01: 20\n- c02: 7,14\n- c03: 11,43\n"
+    );
+    // Templates not replaced are the built-in ones.
+    assert!(read(&dir.join("c01/report.md")).starts_with("# Rapport d'évaluation — Alice Martin"));
+
+    // A template that does not parse: exit 2, its file and line named, nothing written.
+    let before = contents(&dir);
+    let broken = templates.join("candidate.html");
+    std::fs::write(
+        &broken,
+        "{% extends \"base.html\" %}\n{% block content %}\n{{ name \n{% endblock content %}\n",
+    )
+    .unwrap();
+    let out = labgrade(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--templates",
+        templates.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("{}:4:1: report template error", broken.display())),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(contents(&dir), before);
+
+    // One that parses but names a value reports do not have: the same.
+    std::fs::write(&broken, "<p>{{ candidate_photo }}</p>\n").unwrap();
+    let out = labgrade(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--templates",
+        templates.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&broken.display().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("candidate_photo"), "{stderr}");
+    assert_eq!(contents(&dir), before);
+
+    let out = labgrade(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--templates",
+        tmp.path().join("nowhere").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read this templates folder"));
+}
+
+#[test]
+fn an_exam_folder_is_rendered_again_only_while_intact_and_stays_sealed() {
+    let (_tmp, dir) = fixture();
+    labgrade::manifest::write(&dir).unwrap();
+    let verify = || labgrade(&["verify", dir.to_str().unwrap()]);
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: 4 files"));
+
+    // Intact: the reports are written and the manifest covers them.
+    let out = labgrade(&["report", dir.to_str().unwrap(), "--format", "md,csv"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MANIFEST.sha256"));
+    let manifest = read(&dir.join("MANIFEST.sha256"));
+    assert_eq!(manifest.lines().count(), 9, "{manifest}");
+    assert!(manifest.contains("  c02/report.md\n") && manifest.contains("  gradebook.csv\n"));
+    assert_eq!(verify().status.code(), Some(0));
+    // A candidate's folder inside it: the class folder's manifest is checked and updated.
+    let out = labgrade(&[
+        "report",
+        dir.join("c02").to_str().unwrap(),
+        "--format",
+        "moodle",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(read(&dir.join("MANIFEST.sha256")).contains("  c02/moodle.csv\n"));
+    assert_eq!(verify().status.code(), Some(0));
+
+    // A mark edited by hand, a report removed, a file added: verify lists each, exit 1.
+    let results = dir.join("c02/results.json");
+    std::fs::write(
+        &results,
+        read(&results).replace("\"earned\": 3.0", "\"earned\": 4.0"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("gradebook.csv")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "x").unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "changed: c02/results.json\nmissing: gradebook.csv\nadded: notes.txt\n\
+         CHANGED: 1 changed, 1 missing, 1 added since MANIFEST.sha256 was written (8 intact)\n"
+    );
+
+    // Rendering again would launder the edit: refused, nothing written.
+    let before = contents(&dir);
+    let out = labgrade(&["report", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("changed since its MANIFEST.sha256 was written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("changed: c02/results.json"), "{stderr}");
+    assert_eq!(contents(&dir), before);
+
+    // No manifest, or a bad one: bad input.
+    std::fs::write(dir.join("MANIFEST.sha256"), "nonsense\n").unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MANIFEST.sha256:1: no two spaces"));
+    std::fs::remove_file(dir.join("MANIFEST.sha256")).unwrap();
+    assert_eq!(verify().status.code(), Some(2));
 }
 
 #[test]

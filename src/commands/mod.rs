@@ -8,6 +8,7 @@ mod report;
 mod run;
 mod schema;
 mod validate;
+mod verify;
 
 pub use explain::explain;
 pub use guide::guide;
@@ -16,6 +17,7 @@ pub use report::report;
 pub use run::{SELF_TEST_LAB, SELF_TEST_NAME, parse_host, run};
 pub use schema::schema;
 pub use validate::validate;
+pub use verify::verify;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::terminal::sanitize;
 use crate::results::{CheckResult, PropertyVerdict, Results, TaskVerdict, Verdict};
 
 /// The most of a check's output a test case carries; results.json keeps the rest.
@@ -100,11 +101,13 @@ fn test_case(task: &str, check: &CheckResult, task_verdict: TaskVerdict) -> Test
     if let Some(code) = check.evidence.exit_code {
         case.add_property(Property::new("exit_code", code.to_string()));
     }
+    // Output from the candidate's machine: its controls made visible, as on a terminal, for
+    // the CI logs and viewers that show it.
     if !check.evidence.stdout.is_empty() {
-        case.set_system_out(cap(&check.evidence.stdout));
+        case.set_system_out(cap(&sanitize(&check.evidence.stdout)));
     }
     if !check.evidence.stderr.is_empty() {
-        case.set_system_err(cap(&check.evidence.stderr));
+        case.set_system_err(cap(&sanitize(&check.evidence.stderr)));
     }
     case
 }

@@ -54,6 +54,12 @@ pub struct Labels {
     pub not_passed_checks: &'static str,
     pub yes: &'static str,
     pub no: &'static str,
+    pub mean: &'static str,
+    pub lowest: &'static str,
+    pub highest: &'static str,
+    pub legend: &'static str,
+    pub not_graded: &'static str,
+    pub error_output: &'static str,
 }
 
 const FR: Labels = Labels {
@@ -101,6 +107,12 @@ const FR: Labels = Labels {
     not_passed_checks: "Vérifications non réussies",
     yes: "oui",
     no: "non",
+    mean: "Moyenne",
+    lowest: "Note la plus basse",
+    highest: "Note la plus haute",
+    legend: "Légende",
+    not_graded: "non noté",
+    error_output: "Sortie d'erreur",
 };
 
 const EN: Labels = Labels {
@@ -148,6 +160,12 @@ const EN: Labels = Labels {
     not_passed_checks: "Checks not passed",
     yes: "yes",
     no: "no",
+    mean: "Mean",
+    lowest: "Lowest",
+    highest: "Highest",
+    legend: "Legend",
+    not_graded: "not graded",
+    error_output: "Error output",
 };
 
 impl Labels {

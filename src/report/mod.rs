@@ -6,10 +6,12 @@ pub mod junit;
 pub mod labels;
 pub mod markdown;
 pub mod moodle;
-#[cfg(test)]
 pub(crate) mod sample;
+pub mod templates;
 pub mod terminal;
+pub mod view;
 mod write;
 
 pub use format::Format;
+pub use templates::Templates;
 pub use write::{Graded, read_results, write_graded, write_reports};

@@ -1,4 +1,5 @@
-//! A class of three candidates for the renderers' tests, and the source of
+//! A class of three candidates: the renderers' tests use it, `--templates` tries every
+//! override template on it before a run or a report goes on, and it is the source of
 //! tests/fixtures/class (regenerate it with `cargo test -- --ignored write_fixture`).
 
 use crate::class::ClassSummary;

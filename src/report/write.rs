@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Format, gradebook, junit, markdown, moodle};
+use super::{Format, Templates, gradebook, junit, markdown, moodle, view};
 use crate::class::{self, ClassSummary};
 use crate::results::Results;
 
@@ -91,54 +91,76 @@ pub fn read_results(dir: &Path) -> Result<Graded, String> {
 
 /// Render the reports in `formats` from the results saved in `dir`, and say which files
 /// were written. A single candidate is a class of one for the gradebook, Moodle and JUnit.
-pub fn write_reports(dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, String> {
-    write_graded(dir, &read_results(dir)?, formats)
+pub fn write_reports(
+    dir: &Path,
+    formats: &[Format],
+    templates: &Templates,
+) -> Result<Vec<PathBuf>, String> {
+    write_graded(dir, &read_results(dir)?, formats, templates)
 }
 
-/// Render the reports in `formats` from results already read from `dir`.
-pub fn write_graded(
+/// Every report in `formats`, rendered in memory: what goes in which file.
+pub fn render_graded(
     dir: &Path,
     graded: &Graded,
     formats: &[Format],
-) -> Result<Vec<PathBuf>, String> {
+    templates: &Templates,
+) -> Result<Vec<(PathBuf, String)>, String> {
     let results = graded.results();
-    let mut written = Vec::new();
+    let mut files = Vec::new();
     for format in formats {
         match format {
             // results.json is what every format is rendered from: a run has written it.
             Format::Json => {}
             Format::Markdown => {
                 for (folder, results) in &graded.candidates {
-                    let path = folder.join("report.md");
-                    put(&path, markdown::candidate(results).as_bytes())?;
-                    written.push(path);
+                    files.push((
+                        folder.join("report.md"),
+                        markdown::candidate(templates, results)?,
+                    ));
                 }
                 if let Some(summary) = &graded.class {
-                    let path = dir.join("class.md");
-                    put(&path, markdown::class(summary, &results).as_bytes())?;
-                    written.push(path);
+                    files.push((
+                        dir.join("class.md"),
+                        markdown::class(templates, summary, &results)?,
+                    ));
                 }
             }
-            Format::Csv => {
-                let path = dir.join("gradebook.csv");
-                put(&path, gradebook::render(&results)?.as_bytes())?;
-                written.push(path);
+            Format::Csv => files.push((dir.join("gradebook.csv"), gradebook::render(&results)?)),
+            Format::Moodle => files.push((dir.join("moodle.csv"), moodle::render(&results)?)),
+            Format::Junit => files.push((dir.join("junit.xml"), junit::render(&results)?)),
+            Format::Html => {
+                for (folder, results) in &graded.candidates {
+                    files.push((
+                        folder.join("report.html"),
+                        templates.candidate_html(&view::candidate(results))?,
+                    ));
+                }
+                if let Some(summary) = &graded.class {
+                    files.push((
+                        dir.join("class.html"),
+                        templates.class_html(&view::class(summary, &results))?,
+                    ));
+                }
             }
-            Format::Moodle => {
-                let path = dir.join("moodle.csv");
-                put(&path, moodle::render(&results)?.as_bytes())?;
-                written.push(path);
-            }
-            Format::Junit => {
-                let path = dir.join("junit.xml");
-                put(&path, junit::render(&results)?.as_bytes())?;
-                written.push(path);
-            }
-            // HTML: the per-candidate `report.html` and the class `class.html` are rendered
-            // from the reports/ templates by their own module; until it is registered here,
-            // html is accepted and writes nothing.
-            Format::Html => {}
         }
+    }
+    Ok(files)
+}
+
+/// Render the reports in `formats` from results already read from `dir`. Every report is
+/// rendered before the first is written: a template that fails leaves the folder as it was.
+pub fn write_graded(
+    dir: &Path,
+    graded: &Graded,
+    formats: &[Format],
+    templates: &Templates,
+) -> Result<Vec<PathBuf>, String> {
+    let files = render_graded(dir, graded, formats, templates)?;
+    let mut written = Vec::new();
+    for (path, text) in files {
+        put(&path, text.as_bytes())?;
+        written.push(path);
     }
     Ok(written)
 }
@@ -170,7 +192,7 @@ mod tests {
         sample::summary(&graded)
             .write(&dir.path().join("class.json"))
             .unwrap();
-        let written = write_reports(dir.path(), &Format::ALL).unwrap();
+        let written = write_reports(dir.path(), &Format::ALL, &Templates::built_in()).unwrap();
         let names: Vec<String> = written
             .iter()
             .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
@@ -184,7 +206,11 @@ mod tests {
                 "class.md",
                 "gradebook.csv",
                 "moodle.csv",
-                "junit.xml"
+                "junit.xml",
+                "c01/report.html",
+                "c02/report.html",
+                "c03/report.html",
+                "class.html"
             ]
         );
         // No temporary file is left behind.
@@ -198,12 +224,18 @@ mod tests {
 
         let one = tempfile::tempdir().unwrap();
         graded[0].write(&one.path().join("results.json")).unwrap();
-        let written = write_reports(one.path(), &[Format::Markdown, Format::Csv]).unwrap();
+        let written = write_reports(
+            one.path(),
+            &[Format::Markdown, Format::Csv, Format::Html],
+            &Templates::built_in(),
+        )
+        .unwrap();
         assert_eq!(
             written,
             [
                 one.path().join("report.md"),
-                one.path().join("gradebook.csv")
+                one.path().join("gradebook.csv"),
+                one.path().join("report.html")
             ]
         );
     }
@@ -211,7 +243,7 @@ mod tests {
     #[test]
     fn a_folder_without_results_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write_reports(dir.path(), &Format::ALL).unwrap_err();
+        let err = write_reports(dir.path(), &Format::ALL, &Templates::built_in()).unwrap_err();
         assert!(err.contains("no results here"), "{err}");
     }
 }
