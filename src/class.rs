@@ -58,6 +58,38 @@ pub struct Shared {
     pub machines: Vec<String>,
 }
 
+impl Row {
+    /// One candidate's line: points and mark over all labs, and how many checks could not
+    /// be evaluated.
+    pub fn of(r: &Results) -> Row {
+        let earned: f64 = r.labs.iter().map(|l| l.earned).sum();
+        let possible: f64 = r.labs.iter().map(|l| l.possible).sum();
+        let errors = r
+            .labs
+            .iter()
+            .flat_map(|l| &l.tasks)
+            .flat_map(|t| &t.checks)
+            .filter(|c| c.verdict == Verdict::Error)
+            .count();
+        Row {
+            id: r.candidate.id.clone(),
+            name: r.candidate.name.clone(),
+            earned: round2(earned),
+            possible: round2(possible),
+            mark: if possible > 0.0 {
+                round2(earned / possible * 20.0)
+            } else {
+                0.0
+            },
+            passed: r.labs.iter().all(|l| l.passed),
+            errors,
+            results: results_path(Path::new(""), &r.candidate.id)
+                .display()
+                .to_string(),
+        }
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -66,36 +98,7 @@ impl ClassSummary {
     /// The summary of candidates' results, in the roster's order; `unique` names the values
     /// the labs want different on every candidate's machines.
     pub fn new(graded: &[Results], unique: &[String]) -> ClassSummary {
-        let candidates = graded
-            .iter()
-            .map(|r| {
-                let earned: f64 = r.labs.iter().map(|l| l.earned).sum();
-                let possible: f64 = r.labs.iter().map(|l| l.possible).sum();
-                let errors = r
-                    .labs
-                    .iter()
-                    .flat_map(|l| &l.tasks)
-                    .flat_map(|t| &t.checks)
-                    .filter(|c| c.verdict == Verdict::Error)
-                    .count();
-                Row {
-                    id: r.candidate.id.clone(),
-                    name: r.candidate.name.clone(),
-                    earned: round2(earned),
-                    possible: round2(possible),
-                    mark: if possible > 0.0 {
-                        round2(earned / possible * 20.0)
-                    } else {
-                        0.0
-                    },
-                    passed: r.labs.iter().all(|l| l.passed),
-                    errors,
-                    results: results_path(Path::new(""), &r.candidate.id)
-                        .display()
-                        .to_string(),
-                }
-            })
-            .collect();
+        let candidates = graded.iter().map(Row::of).collect();
         ClassSummary {
             format: FORMAT_VERSION,
             labgrade: env!("CARGO_PKG_VERSION").to_string(),

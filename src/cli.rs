@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "labgrade",
@@ -29,6 +31,24 @@ pub enum Command {
         #[arg(default_value = "labs")]
         dir: PathBuf,
     },
+    /// Render reports again from saved results (a run's --out folder), touching no host.
+    Report {
+        /// A folder with results.json, or a class folder with class.json.
+        dir: PathBuf,
+        /// Report formats, comma-separated: html,md,json,csv,moodle,junit (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+        format: Vec<Format>,
+        /// A folder of report templates replacing the built-in ones of the same name
+        /// (candidate.html, class.html, base.html, style.css, candidate.md, class.md).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+    },
+    /// Check an exam's output folder against its MANIFEST.sha256: say whether any file
+    /// changed, went missing or was added since the run (exit 0 intact, 1 changed).
+    Verify {
+        /// The output folder of `labgrade run --exam`.
+        dir: PathBuf,
+    },
     /// What a lab will check, for candidates (expected values withheld in exam labs).
     Explain { lab: PathBuf },
     /// The JSON Schema of the lab format, for editors.
@@ -45,7 +65,8 @@ pub struct RunArgs {
     /// The machine for a role: ROLE=[user@]address[:port] (repeatable).
     #[arg(long = "host", value_name = "ROLE=[USER@]ADDR[:PORT]")]
     pub hosts: Vec<String>,
-    /// Exam mode: no hints; results written for the jury.
+    /// Exam mode: no hints; results written for the jury, sealed by MANIFEST.sha256
+    /// (see `labgrade verify`).
     #[arg(long)]
     pub exam: bool,
     /// Where results go (created; an existing results file is never overwritten).
@@ -92,4 +113,12 @@ pub struct RunArgs {
     /// Grade again only the checks that ended in error in DIR's results, and merge.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub retry_errors: Option<PathBuf>,
+    /// Reports written beside the results, comma-separated: html,md,json,csv,moodle,junit
+    /// (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+    pub format: Vec<Format>,
+    /// A folder of report templates replacing the built-in ones of the same name
+    /// (candidate.html, class.html, base.html, style.css, candidate.md, class.md).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }

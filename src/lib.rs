@@ -8,6 +8,7 @@ pub mod expect;
 pub mod inventory;
 pub mod judge;
 pub mod lab;
+pub mod manifest;
 pub mod plan;
 pub mod probe;
 pub mod report;

@@ -15,6 +15,12 @@ fn main() {
         Command::Run(args) => commands::run(*args),
         Command::Validate { labs } => commands::validate(&labs),
         Command::List { dir } => commands::list(&dir),
+        Command::Report {
+            dir,
+            format,
+            templates,
+        } => commands::report(&dir, &format, templates.as_deref()),
+        Command::Verify { dir } => commands::verify(&dir),
         Command::Explain { lab } => commands::explain(&lab),
         Command::Schema => commands::schema(),
         Command::Guide => commands::guide(),

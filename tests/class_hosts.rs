@@ -324,6 +324,38 @@ fn a_class_is_graded_at_once_and_a_stopped_run_resumes() {
         shared[1]["machines"],
         serde_json::json!(["c05/srv", "c10/srv"])
     );
+    // Every report format of the real run: a report per candidate, the class pages, the
+    // gradebook read back a row per candidate, and the clone flagged in the class page.
+    for id in class.expected.keys() {
+        for name in ["results.json", "report.md", "report.html"] {
+            assert!(full.join(id).join(name).is_file(), "{id}/{name}");
+        }
+    }
+    for name in [
+        "class.json",
+        "class.md",
+        "class.html",
+        "gradebook.csv",
+        "moodle.csv",
+        "junit.xml",
+    ] {
+        assert!(full.join(name).is_file(), "{name}");
+    }
+    let page = std::fs::read_to_string(full.join("class.html")).unwrap();
+    assert_eq!(page.matches("<tr class=\"candidate\"").count(), 22);
+    assert!(page.contains("<td>c01/srv, c19/srv</td>"), "{page}");
+    assert!(page.contains("<td>c05/srv, c10/srv</td>"), "{page}");
+    let gradebook = std::fs::read_to_string(full.join("gradebook.csv")).unwrap();
+    // A French lab: fields separated by `;`; a row per candidate, as wide as the header
+    // (id, name, a column per task and per block, mark, passed, errors).
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(gradebook.as_bytes());
+    let width = reader.headers().unwrap().len();
+    assert_eq!(width, 2 + CHECKS_PER_TASK.len() + 1 + 3, "{gradebook}");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 22, "{gradebook}");
+    assert!(records.iter().all(|r| r.len() == width), "{gradebook}");
     // A line per candidate as they are graded (plain lines: stderr is not a terminal here).
     let stderr = String::from_utf8_lossy(&out.stderr);
     let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();

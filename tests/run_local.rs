@@ -184,3 +184,112 @@ fn host_flags_are_checked_against_the_roles() {
         "--host srvv=root@127.0.0.1: the labs have no role `srvv`, did you mean `srv`? (roles: srv)\n"
     );
 }
+
+/// Issue 5: a run writes its reports beside results.json, in the formats asked for.
+#[test]
+fn a_run_writes_the_reports_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), lab(dir.path())).unwrap();
+    let out = labgrade(dir.path(), &["run", "lab.yaml", "--out", "all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    for name in [
+        "report.md",
+        "report.html",
+        "gradebook.csv",
+        "moodle.csv",
+        "junit.xml",
+    ] {
+        assert!(dir.path().join("all").join(name).is_file(), "{name}");
+    }
+    assert!(!dir.path().join("all/MANIFEST.sha256").exists());
+    assert!(!dir.path().join("all/class.md").exists());
+    let report = std::fs::read_to_string(dir.path().join("all/report.md")).unwrap();
+    assert!(
+        report.contains("| motd | La bannière existe | échoué | 0/2 |"),
+        "{report}"
+    );
+
+    let out = labgrade(
+        dir.path(),
+        &["run", "lab.yaml", "--out", "md", "--format", "md,json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("md"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.md", "results.json"]);
+}
+
+#[test]
+fn a_broken_template_stops_a_run_before_it_grades() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), lab(dir.path())).unwrap();
+    std::fs::create_dir(dir.path().join("school")).unwrap();
+    std::fs::write(
+        dir.path().join("school/candidate.md"),
+        "# {{ labels.report }}\n{% for lab in labs %}\n## {{ lab.title }}\n",
+    )
+    .unwrap();
+    let out = labgrade(
+        dir.path(),
+        &["run", "lab.yaml", "--out", "out", "--templates", "school"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("school/candidate.md:4:1: report template error"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out").exists());
+
+    // Mended, it is used: an exam run also seals its folder.
+    std::fs::write(
+        dir.path().join("school/candidate.md"),
+        "# {{ labels.report }} — Lycée Exemple\n",
+    )
+    .unwrap();
+    let out = labgrade(
+        dir.path(),
+        &[
+            "run",
+            "lab.yaml",
+            "--out",
+            "out",
+            "--templates",
+            "school",
+            "--exam",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/report.md")).unwrap(),
+        "# Rapport d'évaluation — Lycée Exemple\n"
+    );
+    assert!(stdout(&out).ends_with("manifest: out/MANIFEST.sha256\n"));
+    let out = labgrade(dir.path(), &["verify", "out"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Going on with a sealed folder seals it again; with one edited since, nothing runs.
+    let out = labgrade(dir.path(), &["run", "lab.yaml", "--retry-errors", "out"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).ends_with("manifest: out/MANIFEST.sha256\n"));
+    assert_eq!(
+        labgrade(dir.path(), &["verify", "out"]).status.code(),
+        Some(0)
+    );
+    std::fs::write(dir.path().join("out/report.md"), "# 20/20\n").unwrap();
+    let out = labgrade(dir.path(), &["run", "lab.yaml", "--retry-errors", "out"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("changed: report.md"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/report.md")).unwrap(),
+        "# 20/20\n"
+    );
+    assert_eq!(
+        labgrade(dir.path(), &["verify", "out"]).status.code(),
+        Some(1)
+    );
+}

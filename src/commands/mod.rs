@@ -4,16 +4,20 @@ mod explain;
 mod guide;
 mod list;
 mod progress;
+mod report;
 mod run;
 mod schema;
 mod validate;
+mod verify;
 
 pub use explain::explain;
 pub use guide::guide;
 pub use list::list;
+pub use report::report;
 pub use run::{SELF_TEST_LAB, SELF_TEST_NAME, parse_host, run};
 pub use schema::schema;
 pub use validate::validate;
+pub use verify::verify;
 
 use std::path::PathBuf;
 

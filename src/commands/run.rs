@@ -12,8 +12,9 @@ use crate::class::{self, ClassSummary};
 use crate::cli::RunArgs;
 use crate::error::{EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_PASSED, Error};
 use crate::lab::{Lab, suggestion};
+use crate::manifest;
 use crate::plan::{Candidate, Target};
-use crate::report::terminal;
+use crate::report::{Format, Templates, terminal, write_reports};
 use crate::results::{Mode, Results};
 use crate::run::{RunOptions, grade_planned, plans};
 use crate::secrets::Secrets;
@@ -52,6 +53,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             "--resume goes on with a class run: give the same --inventory".to_string(),
         ));
     }
+    // The report templates before any machine: a broken override stops the run here.
+    let templates = Templates::load(args.templates.as_deref()).map_err(Error::Usage)?;
     let options = RunOptions {
         mode: if args.exam {
             Mode::Exam
@@ -79,11 +82,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     match &args.inventory {
         Some(path) => {
             let candidates = class_candidates(&labs, path)?;
-            runtime.block_on(grade_class(labs, candidates, &args, options))
+            runtime.block_on(grade_class(labs, candidates, &args, options, &templates))
         }
         None => {
             let candidate = candidate(&labs, &args)?;
-            runtime.block_on(grade_one(&labs, &candidate, &args, &options))
+            runtime.block_on(grade_one(&labs, &candidate, &args, &options, &templates))
         }
     }
 }
@@ -94,8 +97,13 @@ async fn grade_one(
     candidate: &Candidate,
     args: &RunArgs,
     options: &RunOptions,
+    templates: &Templates,
 ) -> Result<i32, Error> {
     let plans = plans(labs, candidate, &options.only)?;
+    let was_sealed = match &args.retry_errors {
+        Some(dir) => check_seal(dir)?,
+        None => false,
+    };
     let (path, previous) = match &args.retry_errors {
         Some(dir) => {
             let path = dir.join("results.json");
@@ -108,9 +116,42 @@ async fn grade_one(
     results
         .write(&path)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    let dir = path.parent().expect("the results' folder");
+    write_reports(dir, &Format::or_all(&args.format), templates).map_err(Error::Output)?;
     print!("{}", terminal::render(&results));
     println!("results: {}", path.display());
+    seal(dir, args.exam || was_sealed)?;
     Ok(exit_code(results.any_error(), results.all_passed()))
+}
+
+/// The manifest of every output file, written last: in exam mode, or when the run went on
+/// with a folder an exam run had sealed.
+fn seal(dir: &Path, sealed: bool) -> Result<(), Error> {
+    if sealed {
+        let path = manifest::write(dir).map_err(Error::Output)?;
+        println!("manifest: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Before `--resume` or `--retry-errors` adds to a folder: whether an exam run sealed it,
+/// refusing one that changed since, whose new manifest would cover the change.
+fn check_seal(dir: &Path) -> Result<bool, Error> {
+    if !dir.join(manifest::MANIFEST).is_file() {
+        return Ok(false);
+    }
+    let changes = manifest::verify(dir).map_err(Error::Usage)?;
+    if changes.is_empty() {
+        Ok(true)
+    } else {
+        Err(Error::Usage(format!(
+            "{}: this exam folder changed since its {} was written, so nothing is graded into it:\n{}(see `labgrade verify {}`)",
+            dir.display(),
+            manifest::MANIFEST,
+            changes.render(),
+            dir.display()
+        )))
+    }
 }
 
 fn exit_code(any_error: bool, all_passed: bool) -> i32 {
@@ -180,6 +221,7 @@ async fn grade_class(
     candidates: Vec<Candidate>,
     args: &RunArgs,
     options: RunOptions,
+    templates: &Templates,
 ) -> Result<i32, Error> {
     // Plan everyone first: a template that cannot render for one candidate stops the run
     // before any machine is contacted.
@@ -199,6 +241,7 @@ async fn grade_class(
         }
         (None, None) => (prepare_class_out(args.out.as_deref(), &candidates)?, false),
     };
+    let was_sealed = resuming && check_seal(&dir)?;
 
     // Who is graded now, and with which earlier results.
     let mut graded: BTreeMap<String, Results> = BTreeMap::new();
@@ -274,8 +317,10 @@ async fn grade_class(
     summary
         .write(&path)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+    write_reports(&dir, &Format::or_all(&args.format), templates).map_err(Error::Output)?;
     print!("{}", summary.render());
     println!("results: {}", dir.display());
+    seal(&dir, args.exam || was_sealed)?;
     Ok(exit_code(
         in_order.iter().any(Results::any_error),
         in_order.iter().all(Results::all_passed),

@@ -49,6 +49,17 @@ pub struct Labels {
     pub verdict_fail: &'static str,
     pub verdict_skipped: &'static str,
     pub verdict_error: &'static str,
+    pub id: &'static str,
+    pub verdict: &'static str,
+    pub not_passed_checks: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub mean: &'static str,
+    pub lowest: &'static str,
+    pub highest: &'static str,
+    pub legend: &'static str,
+    pub not_graded: &'static str,
+    pub error_output: &'static str,
 }
 
 const FR: Labels = Labels {
@@ -91,6 +102,17 @@ const FR: Labels = Labels {
     verdict_fail: "échoué",
     verdict_skipped: "non évalué",
     verdict_error: "erreur",
+    id: "Identifiant",
+    verdict: "Résultat",
+    not_passed_checks: "Vérifications non réussies",
+    yes: "oui",
+    no: "non",
+    mean: "Moyenne",
+    lowest: "Note la plus basse",
+    highest: "Note la plus haute",
+    legend: "Légende",
+    not_graded: "non noté",
+    error_output: "Sortie d'erreur",
 };
 
 const EN: Labels = Labels {
@@ -133,6 +155,17 @@ const EN: Labels = Labels {
     verdict_fail: "fail",
     verdict_skipped: "skipped",
     verdict_error: "error",
+    id: "Id",
+    verdict: "Verdict",
+    not_passed_checks: "Checks not passed",
+    yes: "yes",
+    no: "no",
+    mean: "Mean",
+    lowest: "Lowest",
+    highest: "Highest",
+    legend: "Legend",
+    not_graded: "not graded",
+    error_output: "Error output",
 };
 
 impl Labels {
@@ -160,6 +193,16 @@ impl Labels {
             Verdict::Error => self.verdict_error,
         }
     }
+}
+
+/// The language of a report over several candidates or labs: the first lab's.
+pub fn lang_of(graded: &[crate::results::Results]) -> Lang {
+    graded
+        .iter()
+        .flat_map(|r| &r.labs)
+        .map(|l| l.lang)
+        .next()
+        .unwrap_or_default()
 }
 
 /// A number as the language writes it: `12,5` in French, `12.5` in English; at most two

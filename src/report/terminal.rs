@@ -6,17 +6,26 @@ use crate::expect::format_number;
 use crate::results::{Results, TaskVerdict, Verdict};
 
 /// Text from a candidate's machine may hold terminal escapes: only printable characters,
-/// tabs and line breaks reach the screen.
+/// tabs and line breaks reach the screen. Every other control is made visible instead: a C0
+/// control as its Unicode control picture (ESC as `␛`, BEL as `␇`), DEL as `␡`, a C1
+/// control (CSI U+009B, OSC U+009D...) and the bidirectional overrides that reorder what a
+/// reader sees as `\u009b`, `\u202e`.
 pub fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\0'..='\u{1f}' => {
+                out.push(char::from_u32(0x2400 + c as u32).expect("a control picture"));
             }
-        })
-        .collect()
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn verdict_word(v: TaskVerdict) -> &'static str {
@@ -98,4 +107,22 @@ pub fn render(results: &Results) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_made_visible_and_text_kept() {
+        assert_eq!(
+            sanitize("a\u{1b}[31mred\u{7}\r\n\tb\u{7f}\u{9b}2J\u{9d}0;t\u{202e}é"),
+            "a\u{241b}[31mred\u{2407}\u{240d}\n\tb\u{2421}\\u009b2J\\u009d0;t\\u202eé"
+        );
+        assert!(
+            sanitize("x\u{1b}]0;title\u{7}")
+                .chars()
+                .all(|c| !c.is_control())
+        );
+    }
 }
