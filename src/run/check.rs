@@ -11,8 +11,9 @@ use crate::results::{CheckResult, Evidence, Verdict, cap_evidence};
 use crate::secrets::{Resolved, Secrets, redact};
 use crate::transport::{ExecOutput, MISSING_TOOL_MARKER, Transport, TransportError, wrap};
 
-/// coreutils `timeout` exits with 124 when it had to stop the command.
-const TIMEOUT_EXIT: i32 = 124;
+/// coreutils `timeout` exits with 124 when it had to stop the command, and with 137 (128 +
+/// SIGKILL) when the command ignored SIGTERM and `-k` killed it and `timeout` with it.
+const TIMEOUT_EXITS: [i32; 2] = [124, 137];
 
 /// How `results.json` names the grader as the place a probe started from.
 pub const GRADER: &str = "grader";
@@ -239,9 +240,11 @@ pub async fn observe_check(
 
 /// The envelope's own ways of saying the script could not do its job.
 fn could_not_run(output: &ExecOutput, timeout: Duration) -> Option<String> {
-    if output.exit_code == Some(TIMEOUT_EXIT)
-        && output.duration + Duration::from_millis(200) >= timeout
-    {
+    // Alone on a channel, `timeout` killed by its own SIGKILL ends the channel by a signal.
+    let stopped = output
+        .exit_code
+        .is_none_or(|code| TIMEOUT_EXITS.contains(&code));
+    if stopped && output.duration + Duration::from_millis(200) >= timeout {
         return Some(TransportError::Timeout(timeout).to_string());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);

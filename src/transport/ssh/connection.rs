@@ -36,6 +36,17 @@ impl Connection {
                 address: address.clone(),
                 reason: e.to_string(),
             })?;
+        // A host that goes silent (powered off, or a firewall that starts dropping the
+        // grader mid-run) is found dead by the kernel within seconds, instead of each of its
+        // remaining checks waiting out its own timeout.
+        let socket = socket2::SockRef::from(&stream);
+        socket
+            .set_tcp_keepalive(&DEAD_PEER_PROBES)
+            .and_then(|()| socket.set_tcp_user_timeout(Some(DEAD_PEER_AFTER)))
+            .map_err(|e| TransportError::Connect {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
         tracing::debug!(%address, elapsed = ?started.elapsed(), "tcp connected");
         let fd = stream.as_raw_fd();
         let mut session = Session::new().map_err(|e| handshake_error(e.message().to_owned()))?;
@@ -99,8 +110,10 @@ impl Connection {
             return Err(failure);
         }
 
-        let mut stdout = Capped::new(cap);
-        let mut stderr = Capped::new(cap);
+        let mut stdout = Capped::after_start(cap);
+        let mut stderr = Capped::after_start(cap);
+        let script =
+            format!("printf '%s\\n' {START_LINE}; printf '%s\\n' {START_LINE} >&2\n{script}");
         let finished = self
             .pump(
                 &mut channel,
@@ -113,7 +126,13 @@ impl Connection {
             .and_then(|()| self.retry(deadline, || channel.close()))
             .and_then(|()| self.retry(deadline, || channel.wait_close()));
         if let Err(stop) = finished {
-            let failure = self.failure(stop, "the channel failed");
+            let failure = match stop {
+                Stop::Deadline if !stdout.started() => ExecFailure::LoginShell(format!(
+                    "did not start the script within {}",
+                    humantime::format_duration(timeout + GRACE)
+                )),
+                stop => self.failure(stop, "the channel failed"),
+            };
             self.abandon(channel);
             return Err(failure);
         }
@@ -126,6 +145,19 @@ impl Connection {
         } else {
             channel.exit_status().ok()
         };
+        if !stdout.started() {
+            let status =
+                exit_code.map_or_else(|| "by a signal".to_string(), |c| format!("with status {c}"));
+            return Err(ExecFailure::LoginShell(match stdout.printed_before() {
+                printed if printed.is_empty() => {
+                    format!("exited {status} before running the script")
+                }
+                printed => {
+                    format!("exited {status} before running the script, printing {printed:?}")
+                }
+            }));
+        }
+        stderr.finish();
         Ok(ExecOutput {
             exit_code,
             arrivals: stdout.arrivals,
@@ -295,6 +327,15 @@ impl Connection {
     }
 }
 
+/// The line every script prints first, on both streams. sshd runs `/bin/sh -s` through the
+/// user's login shell, and bash reads ~/.bashrc for it: what a greeting there prints comes
+/// before this line and is not the script's; a run that never prints it never ran the script
+/// (a ~/.bashrc that exits or hangs), whatever its exit status says.
+pub(super) const START_LINE: &str = "labgrade-script-start";
+/// How much of what the login shell prints before the script is looked through for the
+/// start line; beyond it, only the tail is kept, where a start line may be cut in two.
+const BEFORE_ROOM: usize = 64 * 1024;
+
 /// One output stream: the first `cap` bytes, and a count of the rest.
 pub(super) struct Capped {
     cap: usize,
@@ -302,20 +343,64 @@ pub(super) struct Capped {
     pub(super) kept: Vec<u8>,
     pub(super) dropped: u64,
     pub(super) arrivals: Vec<(usize, Duration)>,
+    /// Until the start line shows: what came before it, which is not kept.
+    before: Option<Vec<u8>>,
 }
 
 impl Capped {
-    pub(super) fn new(cap: usize) -> Capped {
+    /// A stream whose bytes count only after [`START_LINE`].
+    pub(super) fn after_start(cap: usize) -> Capped {
         Capped {
             cap,
             started: Instant::now(),
             kept: Vec::new(),
             dropped: 0,
             arrivals: Vec::new(),
+            before: Some(Vec::new()),
+        }
+    }
+
+    /// Whether the start line came.
+    pub(super) fn started(&self) -> bool {
+        self.before.is_none()
+    }
+
+    /// The start of what came before the start line, for a message.
+    pub(super) fn printed_before(&self) -> String {
+        let before = self.before.as_deref().unwrap_or_default();
+        String::from_utf8_lossy(&before[..before.len().min(120)])
+            .trim()
+            .to_string()
+    }
+
+    /// A stream whose start line never came (a login shell that closed stderr): all of it counts.
+    pub(super) fn finish(&mut self) {
+        if let Some(before) = self.before.take() {
+            self.keep(&before);
         }
     }
 
     pub(super) fn push(&mut self, bytes: &[u8]) {
+        let Some(mut before) = self.before.take() else {
+            return self.keep(bytes);
+        };
+        before.extend_from_slice(bytes);
+        let line = format!("{START_LINE}\n");
+        match before
+            .windows(line.len())
+            .position(|w| w == line.as_bytes())
+        {
+            Some(at) => self.keep(&before[at + line.len()..]),
+            None => {
+                if before.len() > BEFORE_ROOM {
+                    before.drain(..before.len() - line.len());
+                }
+                self.before = Some(before);
+            }
+        }
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
         let room = self.cap.saturating_sub(self.kept.len()).min(bytes.len());
         self.kept.extend_from_slice(&bytes[..room]);
         self.dropped += (bytes.len() - room) as u64;

@@ -65,6 +65,14 @@ const ABANDON_GRACE: Duration = Duration::from_secs(1);
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 /// The longest single wait on the socket; a safety net, the loops wake on readiness.
 const POLL_SLICE: Duration = Duration::from_millis(250);
+/// TCP keepalive probes on an idle connection: the first after 5 s of silence, then every
+/// 2 s; 3 unanswered probes end the connection.
+const DEAD_PEER_PROBES: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(5))
+    .with_interval(Duration::from_secs(2))
+    .with_retries(3);
+/// How long data sent may stay unacknowledged before the kernel ends the connection.
+const DEAD_PEER_AFTER: Duration = Duration::from_secs(15);
 /// Read in chunks of this size; the channel window is 2 MiB.
 const READ_CHUNK: usize = 64 * 1024;
 /// The private keys tried in ~/.ssh when no identity is given, in OpenSSH's order.
@@ -261,6 +269,15 @@ impl Worker {
             ExecFailure::Timeout => TransportError::Timeout(timeout),
             ExecFailure::Refused(reason) => TransportError::Spawn(reason),
             ExecFailure::Channel(reason) => TransportError::Lost { address, reason },
+            ExecFailure::LoginShell(reason) => {
+                let e = TransportError::Spawn(format!(
+                    "the login shell of {} on {address} {reason} (look at its ~/.bashrc and shell)",
+                    self.target.user
+                ));
+                // It will do the same to every later script.
+                self.state = State::Down(e.clone());
+                e
+            }
             ExecFailure::Lost(reason) => {
                 tracing::debug!(%address, %reason, "ssh connection lost");
                 let e = TransportError::Lost { address, reason };
@@ -281,6 +298,8 @@ enum ExecFailure {
     Channel(String),
     /// The connection is gone.
     Lost(String),
+    /// The user's login shell never ran the script: it exited, or hung, before.
+    LoginShell(String),
 }
 
 /// How messages name the host: `address:port`, `[v6 address]:port`.

@@ -753,3 +753,33 @@ fn hosts_are_named_as_openssh_names_them() {
     assert_eq!(endpoint(&target("::1", 22)), "[::1]:22");
     assert_eq!(endpoint(&target("srv.lab", 22)), "srv.lab:22");
 }
+
+#[test]
+fn what_the_login_shell_prints_before_the_start_line_is_not_kept() {
+    let line = format!("{START_LINE}\n");
+    // The start line cut across reads, after a greeting, then the script's output.
+    let mut capped = Capped::after_start(8);
+    let (head, tail) = line.split_at(5);
+    capped.push(format!("Welcome!\n{head}").as_bytes());
+    assert!(!capped.started());
+    assert_eq!(capped.printed_before(), format!("Welcome!\n{head}"));
+    capped.push(format!("{tail}out").as_bytes());
+    assert!(capped.started());
+    capped.push(b"put and more");
+    assert_eq!(capped.kept, b"output a");
+    assert_eq!(capped.dropped, 7);
+    assert_eq!(capped.arrivals.len(), 2);
+
+    // A flood before the start line keeps only its tail, where the line may still come.
+    let mut flooded = Capped::after_start(8);
+    flooded.push(&vec![b'x'; 200 * 1024]);
+    flooded.push(line.as_bytes());
+    flooded.push(b"ok");
+    assert_eq!(flooded.kept, b"ok");
+
+    // A stream that never saw it (a login shell that closed stderr) keeps all it got.
+    let mut silent = Capped::after_start(8);
+    silent.push(b"err");
+    silent.finish();
+    assert_eq!(silent.kept, b"err");
+}
