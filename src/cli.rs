@@ -28,6 +28,9 @@ pub enum Command {
     List {
         #[arg(default_value = "labs")]
         dir: PathBuf,
+        /// A Markdown table instead (the README's lab table is generated with it).
+        #[arg(long)]
+        markdown: bool,
     },
     /// What a lab will check, for candidates (expected values withheld in exam labs).
     Explain { lab: PathBuf },
