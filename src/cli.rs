@@ -30,6 +30,9 @@ pub enum Command {
     List {
         #[arg(default_value = "labs")]
         dir: PathBuf,
+        /// A Markdown table instead (the README's lab table is generated with it).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Render reports again from saved results (a run's --out folder), touching no host.
     Report {

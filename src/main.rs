@@ -14,7 +14,7 @@ fn main() {
     let outcome = match cli.command {
         Command::Run(args) => commands::run(*args),
         Command::Validate { labs } => commands::validate(&labs),
-        Command::List { dir } => commands::list(&dir),
+        Command::List { dir, markdown } => commands::list(&dir, markdown),
         Command::Report {
             dir,
             format,

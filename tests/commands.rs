@@ -84,9 +84,24 @@ fn list_shows_the_library_by_block() {
     assert_eq!(out.status.code(), Some(2), "a broken lab is reported");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "block  lab   tasks  points  title
-    4  base      1       3  Serveur web
-    5  web       1       3  Serveur web
+        "block 4: Linux servers
+  lab   tasks  points  lang  title
+  base      1       3  fr    Serveur web
+
+block 5: client/server applications
+  lab   tasks  points  lang  title
+  web       1       3  fr    Serveur web
+invalid: ./broken.yaml (labgrade validate ./broken.yaml says why)
+"
+    );
+    let out = labgrade(dir.path(), &["list", "--markdown", "."]);
+    assert_eq!(out.status.code(), Some(2), "a broken lab is reported");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "| block | lab | title | tasks | points | lang |
+| --- | --- | --- | ---: | ---: | --- |
+| 4 Linux servers | `base` | Serveur web | 1 | 3 | fr |
+| 5 client/server applications | `web` | Serveur web | 1 | 3 | fr |
 invalid: ./broken.yaml (labgrade validate ./broken.yaml says why)
 "
     );

@@ -1,12 +1,51 @@
-//! `labgrade list`: the labs of a folder, by block.
+//! `labgrade list`: the labs of a folder, grouped by block, as text or as a Markdown table.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{EXIT_BAD_INPUT, EXIT_PASSED, Error};
 use crate::expect::format_number;
-use crate::lab::load;
+use crate::lab::{Lab, load};
 
-pub fn list(dir: &Path) -> Result<i32, Error> {
+/// The certification's blocks (RNCP 14392), as the library groups its labs.
+const BLOCKS: [&str; 6] = [
+    "client fleet and helpdesk",
+    "enterprise network",
+    "Windows servers",
+    "Linux servers",
+    "client/server applications",
+    "security and high availability",
+];
+
+fn block_name(block: u8) -> &'static str {
+    BLOCKS
+        .get(usize::from(block).wrapping_sub(1))
+        .copied()
+        .unwrap_or("")
+}
+
+pub fn list(dir: &Path, markdown: bool) -> Result<i32, Error> {
+    let (labs, invalid) = library(dir)?;
+    if markdown {
+        print!("{}", markdown_table(&labs));
+    } else {
+        print!("{}", text(&labs));
+    }
+    for path in &invalid {
+        println!(
+            "invalid: {} (labgrade validate {} says why)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(if invalid.is_empty() {
+        EXIT_PASSED
+    } else {
+        EXIT_BAD_INPUT
+    })
+}
+
+/// The labs of a folder sorted by block then id, and the files that do not load.
+fn library(dir: &Path) -> Result<(Vec<Lab>, Vec<PathBuf>), Error> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
     let mut paths: Vec<_> = entries
@@ -23,33 +62,64 @@ pub fn list(dir: &Path) -> Result<i32, Error> {
         }
     }
     labs.sort_by(|a, b| (a.block, &a.id).cmp(&(b.block, &b.id)));
+    Ok((labs, invalid))
+}
+
+/// A heading per block, then a line per lab.
+fn text(labs: &[Lab]) -> String {
     let width = labs
         .iter()
         .map(|l| l.id.chars().count())
         .max()
         .unwrap_or(3)
         .max(3);
-    println!("block  {:<width$}  tasks  points  title", "lab");
-    for lab in &labs {
-        println!(
-            "{:>5}  {:<width$}  {:>5}  {:>6}  {}",
-            lab.block,
+    let mut out = String::new();
+    let mut block = None;
+    for lab in labs {
+        if block != Some(lab.block) {
+            if block.is_some() {
+                out.push('\n');
+            }
+            block = Some(lab.block);
+            out.push_str(&format!("block {}: {}\n", lab.block, block_name(lab.block)));
+            out.push_str(&format!(
+                "  {:<width$}  tasks  points  lang  title\n",
+                "lab"
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<width$}  {:>5}  {:>6}  {:<4}  {}\n",
             lab.id,
             lab.tasks.len(),
             format_number(lab.possible_points()),
+            lab.lang.code(),
             lab.title
-        );
+        ));
     }
-    for path in &invalid {
-        println!(
-            "invalid: {} (labgrade validate {} says why)",
-            path.display(),
-            path.display()
-        );
+    out
+}
+
+/// One row per lab, the block's name on its first row only.
+fn markdown_table(labs: &[Lab]) -> String {
+    let mut out = String::from(
+        "| block | lab | title | tasks | points | lang |\n| --- | --- | --- | ---: | ---: | --- |\n",
+    );
+    let mut block = None;
+    for lab in labs {
+        let heading = if block == Some(lab.block) {
+            String::new()
+        } else {
+            block = Some(lab.block);
+            format!("{} {}", lab.block, block_name(lab.block))
+        };
+        out.push_str(&format!(
+            "| {heading} | `{}` | {} | {} | {} | {} |\n",
+            lab.id,
+            lab.title.replace('|', "\\|"),
+            lab.tasks.len(),
+            format_number(lab.possible_points()),
+            lab.lang.code()
+        ));
     }
-    Ok(if invalid.is_empty() {
-        EXIT_PASSED
-    } else {
-        EXIT_BAD_INPUT
-    })
+    out
 }

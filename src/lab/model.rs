@@ -56,6 +56,16 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// As a lab writes it: `fr`, `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {

@@ -20,7 +20,7 @@ const PARAMS: &[Param] = &[
     Param::expect(
         "enabled",
         Shape::Bool,
-        "it is enabled at boot (static, indirect and --runtime are not)",
+        "it is enabled at boot (static, indirect and --runtime are not; a service started by an init script is when its rc links say so, as `systemctl is-enabled` reads them)",
     ),
 ];
 
@@ -64,13 +64,19 @@ impl Kind for Service {
     }
 
     /// `/run/systemd/system` is how systemd itself tells that it booted the host
-    /// (`sd_booted`); without it systemctl could only fail.
+    /// (`sd_booted`); without it systemctl could only fail. A unit made from an init script
+    /// (isc-dhcp-server on Debian) has the file state `generated` whether or not
+    /// `update-rc.d` enabled it: only `systemctl is-enabled` asks the script's rc links.
     fn script(&self, q: &Query) -> String {
         let unit = shell_quote(&unit_name(q.subject));
         format!(
             "[ -d /run/systemd/system ] || {{ echo systemd=no; exit 0; }}\n\
              need systemctl\n\
-             systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- {unit}\n"
+             show=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState -- {unit}) || exit\n\
+             printf '%s\\n' \"$show\"\n\
+             case \"$show\" in *UnitFileState=generated*)\n\
+             \x20 printf 'IsEnabled=%s\\n' \"$(systemctl is-enabled -- {unit} 2>/dev/null)\" ;;\n\
+             esac\n"
         )
     }
 
@@ -108,8 +114,11 @@ impl Kind for Service {
         );
         // `enabled-runtime` is undone at reboot; `static` and `indirect` units have no
         // install links of their own: none of them is what "enable the service" asks for.
-        let file_state = value("UnitFileState").unwrap_or("");
-        facts.insert("enabled", Fact::Bool(file_state == "enabled"));
+        let enabled = match value("UnitFileState").unwrap_or("") {
+            "generated" => value("IsEnabled") == Some("enabled"),
+            state => state == "enabled",
+        };
+        facts.insert("enabled", Fact::Bool(enabled));
         Ok(facts)
     }
 }
@@ -185,6 +194,19 @@ mod tests {
         let facts = parse_canned(&Service, "nginx", &[], 0, out, "").unwrap();
         assert_eq!(facts["running"], Fact::Bool(false));
         assert_eq!(facts["enabled"], Fact::Bool(true));
+    }
+
+    /// A service of an init script: systemctl is-enabled reads its rc links.
+    #[test]
+    fn a_generated_unit_is_enabled_as_its_init_script_is() {
+        let show =
+            "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=generated\n";
+        for (is_enabled, enabled) in [("enabled", true), ("disabled", false), ("", false)] {
+            let out = format!("{show}IsEnabled={is_enabled}\n");
+            let facts = parse_canned(&Service, "isc-dhcp-server", &[], 0, &out, "").unwrap();
+            assert_eq!(facts["running"], Fact::Bool(true));
+            assert_eq!(facts["enabled"], Fact::Bool(enabled), "{is_enabled}");
+        }
     }
 
     #[test]
