@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::class::Row;
 use crate::expect::format_number;
 use crate::report::terminal::sanitize;
-use crate::results::{Results, Verdict};
+use crate::results::Results;
 use crate::run::Watch;
 
 pub struct Progress {
@@ -72,24 +73,11 @@ impl Progress {
     /// One more candidate graded, written at `path`.
     pub fn graded(&self, results: &Results, took: Duration, path: &Path) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let errors = results
-            .labs
-            .iter()
-            .flat_map(|l| &l.tasks)
-            .flat_map(|t| &t.checks)
-            .filter(|c| c.verdict == Verdict::Error)
-            .count();
-        if errors > 0 {
+        let row = Row::of(results);
+        if row.errors > 0 {
             self.with_errors.fetch_add(1, Ordering::Relaxed);
         }
-        let earned: f64 = results.labs.iter().map(|l| l.earned).sum();
-        let possible: f64 = results.labs.iter().map(|l| l.possible).sum();
-        let mark = if possible > 0.0 {
-            earned / possible * 20.0
-        } else {
-            0.0
-        };
-        let errors_text = match errors {
+        let errors_text = match row.errors {
             0 => String::new(),
             1 => ", 1 check could not be evaluated".to_string(),
             n => format!(", {n} checks could not be evaluated"),
@@ -100,7 +88,7 @@ impl Progress {
             self.total,
             sanitize(&results.candidate.id),
             sanitize(&results.candidate.name),
-            format_number((mark * 100.0).round() / 100.0),
+            format_number(row.mark),
             took.as_secs_f64(),
             path.display()
         );
