@@ -5,6 +5,8 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod expect;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inventory;
 pub mod judge;
 pub mod lab;

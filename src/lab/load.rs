@@ -324,7 +324,10 @@ impl Decoder<'_> {
                 optional: false,
             };
             if !matches!(value.value, Value::Null) {
+                // A role whose settings are wrong is reported, and still declared: checks
+                // run on it, and a lab always has a role for its checks to default to.
                 let Some(fields) = self.map(value, &format!("role `{}`", key.name)) else {
+                    roles.push(role);
                     continue;
                 };
                 self.check_keys(fields, ROLE_KEYS, &format!("role `{}`", key.name));
@@ -526,4 +529,28 @@ fn cycle_through(tasks: &[Task], task: &str, required: &str) -> Option<Vec<Strin
         return Some(path);
     }
     walk(tasks, task, required, &mut path, &mut seen).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 8, found by fuzzing (lab_load): a lab whose only role was not a map had no
+    /// role left, and its first white-box check indexed an empty list of roles.
+    #[test]
+    fn a_role_that_is_not_a_map_is_reported_not_a_panic() {
+        let lab = "lab: t\ntitle: T\nblock: 4\nhosts:\n  srv: [linux]\ntasks:\n  - id: a\n    title: A\n    points: 2\n    checks:\n      - file: /etc/hostname\n";
+        let Err(LoadError::Invalid(diags)) = load_str(Path::new("lab.yaml"), lab) else {
+            panic!("a role that is a list was accepted");
+        };
+        assert_eq!(
+            diags.to_string(),
+            "error: role `srv` must be a mapping, found a list
+ --> lab.yaml:5:8
+  |
+5 |   srv: [linux]
+  |        ^
+  = expected a mapping of `key: value` lines"
+        );
+    }
 }

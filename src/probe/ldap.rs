@@ -576,12 +576,16 @@ struct Diagnostic {
     code: i32,
 }
 
+/// A line of [`diagnostics`], compiled once.
+static DIAGNOSTIC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^(?:([A-Za-z_]+(?:\([A-Z]+\))?): )?(.+) \((-?\d+)\)$")
+        .expect("a valid regex")
+});
+
 fn diagnostics(stderr: &str) -> Vec<Diagnostic> {
-    let line = regex::Regex::new(r"^(?:([A-Za-z_]+(?:\([A-Z]+\))?): )?(.+) \((-?\d+)\)$")
-        .expect("a valid regex");
     stderr
         .lines()
-        .filter_map(|l| line.captures(l.trim_end()))
+        .filter_map(|l| DIAGNOSTIC.captures(l.trim_end()))
         .filter_map(|c| {
             Some(Diagnostic {
                 call: c.get(1).map(|m| m.as_str().to_string()),

@@ -1,6 +1,7 @@
 //! `port: NUMBER`: whether something listens on a TCP or UDP port of the host, where, and which program.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
@@ -9,6 +10,11 @@ use crate::expect::{Fact, Shape};
 use crate::transport::ExecOutput;
 
 pub struct Port;
+
+/// The programs of ss's `users:(("nginx",pid=902,fd=6),...)`, compiled once: a host lists
+/// hundreds of sockets.
+static USERS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\("([^"]*)",pid="#).expect("a valid regex"));
 
 const PARAMS: &[Param] = &[
     Param::input("proto", &["tcp", "udp"], "the protocol; tcp when not given"),
@@ -74,7 +80,6 @@ impl Kind for Port {
                 reason => reason.to_string(),
             });
         }
-        let users = Regex::new(r#"\("([^"]*)",pid="#).expect("a valid regex");
         let mut addresses: Vec<String> = Vec::new();
         let mut processes = BTreeSet::new();
         for line in output.stdout_text().lines() {
@@ -95,7 +100,7 @@ impl Kind for Port {
             if !addresses.contains(&address) {
                 addresses.push(address);
             }
-            processes.extend(users.captures_iter(line).map(|c| c[1].to_string()));
+            processes.extend(USERS.captures_iter(line).map(|c| c[1].to_string()));
         }
         let mut facts = Facts::new();
         facts.insert("listening", Fact::Bool(!addresses.is_empty()));

@@ -140,7 +140,7 @@ fn script(
 
 /// The checks' outputs, by index, from what the batch printed. A section whose closing
 /// lines did not both come back is left out: that check runs again alone.
-fn sections(nonce: &str, output: &ExecOutput) -> Vec<(usize, ExecOutput)> {
+pub(crate) fn sections(nonce: &str, output: &ExecOutput) -> Vec<(usize, ExecOutput)> {
     let outs = split(nonce, &output.stdout);
     let errs = split(nonce, &output.stderr);
     let mut found = Vec::new();

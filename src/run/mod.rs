@@ -4,6 +4,7 @@ mod batch;
 mod check;
 
 pub use batch::run_batch;
+pub(crate) use batch::sections as batch_sections;
 pub use check::{GRADER, observe_check, run_check};
 
 use std::collections::BTreeMap;
