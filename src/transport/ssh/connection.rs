@@ -79,12 +79,13 @@ impl Connection {
         })
     }
 
-    /// Run one script with `/bin/sh -s`, feeding it on standard input while reading both
-    /// output streams, all in one loop: a host that fills one stream while the grader waits
-    /// on the other cannot hang it.
+    /// Run `command` (`/bin/sh -s` for a script), feeding it `input` on standard input while
+    /// reading both output streams, all in one loop: a host that fills one stream while the
+    /// grader waits on the other cannot hang it.
     pub(super) fn exec(
         &self,
-        script: &str,
+        command: &str,
+        input: &[u8],
         timeout: Duration,
         cap: usize,
     ) -> Result<ExecOutput, ExecFailure> {
@@ -93,8 +94,8 @@ impl Connection {
         let mut channel = self
             .retry(deadline, || self.session.channel_session())
             .map_err(|stop| self.failure(stop, "the host refused an ssh channel"))?;
-        if let Err(stop) = self.retry(deadline, || channel.exec("/bin/sh -s")) {
-            let failure = self.failure(stop, "the host refused to run /bin/sh -s");
+        if let Err(stop) = self.retry(deadline, || channel.exec(command)) {
+            let failure = self.failure(stop, &format!("the host refused to run {command:.60}"));
             self.abandon(channel);
             return Err(failure);
         }
@@ -102,13 +103,7 @@ impl Connection {
         let mut stdout = Capped::new(cap);
         let mut stderr = Capped::new(cap);
         let finished = self
-            .pump(
-                &mut channel,
-                script.as_bytes(),
-                &mut stdout,
-                &mut stderr,
-                deadline,
-            )
+            .pump(&mut channel, input, &mut stdout, &mut stderr, deadline)
             // The exit status comes before the host's close: wait for that close.
             .and_then(|()| self.retry(deadline, || channel.close()))
             .and_then(|()| self.retry(deadline, || channel.wait_close()));

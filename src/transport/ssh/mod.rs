@@ -171,9 +171,26 @@ impl Transport for Ssh {
     ) -> Result<ExecOutput, TransportError> {
         let script = script.to_owned();
         self.ask(|reply| Request::Exec {
-            script,
+            command: SCRIPT_COMMAND.to_string(),
+            input: script,
             timeout,
             cap,
+            reply,
+        })
+        .await
+    }
+
+    async fn exec_command(
+        &self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let command = command.to_owned();
+        self.ask(|reply| Request::Exec {
+            command,
+            input: String::new(),
+            timeout,
+            cap: crate::transport::OUTPUT_CAP,
             reply,
         })
         .await
@@ -187,10 +204,15 @@ impl Transport for Ssh {
     }
 }
 
+/// What runs a POSIX script sent on standard input.
+const SCRIPT_COMMAND: &str = "/bin/sh -s";
+
 enum Request {
     Connect(oneshot::Sender<Result<(), TransportError>>),
+    /// `command` run on the host, reading `input` on its standard input.
     Exec {
-        script: String,
+        command: String,
+        input: String,
         timeout: Duration,
         cap: usize,
         reply: oneshot::Sender<Result<ExecOutput, TransportError>>,
@@ -221,12 +243,13 @@ impl Worker {
                     let _ = reply.send(self.connection().map(|_| ()));
                 }
                 Request::Exec {
-                    script,
+                    command,
+                    input,
                     timeout,
                     cap,
                     reply,
                 } => {
-                    let _ = reply.send(self.exec(&script, timeout, cap));
+                    let _ = reply.send(self.exec(&command, &input, timeout, cap));
                 }
             }
         }
@@ -251,11 +274,14 @@ impl Worker {
 
     fn exec(
         &mut self,
-        script: &str,
+        command: &str,
+        input: &str,
         timeout: Duration,
         cap: usize,
     ) -> Result<ExecOutput, TransportError> {
-        let result = self.connection()?.exec(script, timeout, cap);
+        let result = self
+            .connection()?
+            .exec(command, input.as_bytes(), timeout, cap);
         let address = endpoint(&self.target);
         result.map_err(|failure| match failure {
             ExecFailure::Timeout => TransportError::Timeout(timeout),
