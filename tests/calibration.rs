@@ -14,9 +14,18 @@
 //!   lost: [task-id]             # exactly the tasks that must not pass
 //! ```
 //!
-//! and the bash scripts it names, run as root inside each test host once it has booted.
-//! The secrets the lab's probes log in with get a value of the driver's: the scripts read it
-//! from `LABGRADE_SECRET_NAME` (exported before they run), and the run from the same variable.
+//! and the bash scripts it names, run as root inside each test host once it has booted. A
+//! role may name a list of scripts: they run as one, in order (what the first defines, the
+//! next can use). The secrets the lab's probes log in with get a value of the driver's: the
+//! scripts read it from `LABGRADE_SECRET_NAME` (exported before they run), and the run from
+//! the same variable.
+//!
+//! Windows servers and IOS devices cannot run here. A lab for them says `recorded: true`,
+//! and each scenario names, per role, folders of recorded answers under `tests/recorded/`
+//! (see its README) instead of scripts: the first folder that holds an answer gives it, and
+//! the mistakes' folders come before the reference's. Such a lab is graded by the real runner
+//! in this process, on a transport that replays the recordings and answers only the exact
+//! commands labgrade is expected to send (tests/support/replay.rs).
 //!
 //! `LABGRADE_CALIBRATE=LAB` calibrates that lab alone, while writing one.
 
@@ -30,7 +39,7 @@ use std::sync::{Mutex, RwLock};
 
 use labgrade::results::{Results, TaskVerdict, Verdict};
 use serde::Deserialize;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, recorded, replay};
 
 /// Labs calibrated at once: each boots 3 hosts a role, and services such as mariadb or samba
 /// take a core for a while as they start.
@@ -46,10 +55,13 @@ struct Calibration {
     roles: Vec<String>,
     #[serde(default)]
     vars: BTreeMap<String, serde_json::Value>,
-    reference: BTreeMap<String, String>,
+    reference: BTreeMap<String, Steps>,
     #[serde(default)]
-    fresh: BTreeMap<String, String>,
+    fresh: BTreeMap<String, Steps>,
     mistakes: Mistakes,
+    /// The lab's hosts cannot run here: the scenarios name folders of recorded answers.
+    #[serde(default)]
+    recorded: bool,
     /// The lab's hosts take fixed addresses of their own on the shared bridge (a router's
     /// public address): its scenarios run one after another, with no other lab's hosts up.
     #[serde(default)]
@@ -60,8 +72,25 @@ struct Calibration {
 #[serde(deny_unknown_fields)]
 struct Mistakes {
     #[serde(default)]
-    setup: BTreeMap<String, String>,
+    setup: BTreeMap<String, Steps>,
     lost: Vec<String>,
+}
+
+/// What sets up one role: a script (or folder of recordings), or several in order.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Steps {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Steps {
+    fn list(&self) -> &[String] {
+        match self {
+            Steps::One(one) => std::slice::from_ref(one),
+            Steps::Many(many) => many,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -145,12 +174,34 @@ impl Case {
             ("mistakes.setup", &calibration.mistakes.setup),
         ];
         for (key, scripts) in scripts {
-            for (role, script) in scripts {
+            for (role, steps) in scripts {
                 if !calibration.roles.contains(role) {
                     wrong.push(format!("`{key}`: `{role}` is not among `roles`"));
                 }
-                if !dir.join(script).is_file() {
-                    wrong.push(format!("`{key}`: no script {script}"));
+                if steps.list().is_empty() {
+                    wrong.push(format!("`{key}`: `{role}` has an empty list"));
+                }
+                for step in steps.list() {
+                    if calibration.recorded {
+                        if !recorded().join(step).is_dir() {
+                            wrong.push(format!("`{key}`: no folder tests/recorded/{step}"));
+                        }
+                    } else if !dir.join(step).is_file() {
+                        wrong.push(format!("`{key}`: no script {step}"));
+                    }
+                }
+            }
+        }
+        if calibration.recorded {
+            // Nothing to boot: every scenario says what each machine answers.
+            for role in &calibration.roles {
+                for (key, steps) in [
+                    ("reference", &calibration.reference),
+                    ("fresh", &calibration.fresh),
+                ] {
+                    if !steps.contains_key(role) {
+                        wrong.push(format!("`{key}`: no recordings for `{role}`"));
+                    }
                 }
             }
         }
@@ -191,9 +242,17 @@ impl Case {
 
     /// The setup script of one role in one variant.
     fn script(&self, variant: Variant, role: &str) -> String {
-        let read = |name: &String| {
-            std::fs::read_to_string(self.dir.join(name))
-                .unwrap_or_else(|e| panic!("{}: {e}", self.dir.join(name).display()))
+        // A role's list of scripts runs as one.
+        let read = |steps: &Steps| {
+            let texts: Vec<String> = steps
+                .list()
+                .iter()
+                .map(|name| {
+                    std::fs::read_to_string(self.dir.join(name))
+                        .unwrap_or_else(|e| panic!("{}: {e}", self.dir.join(name).display()))
+                })
+                .collect();
+            texts.join("\n")
         };
         let c = &self.calibration;
         let parts: Vec<String> = match variant {
@@ -231,8 +290,46 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Grades the recorded answers of one variant's machines with the real runner.
+fn grade_recorded(case: &Case, variant: Variant) -> Result<Results, String> {
+    let c = &case.calibration;
+    let hosts: Vec<(String, Vec<String>)> = c
+        .roles
+        .iter()
+        .map(|role| {
+            let mut layers: Vec<String> = Vec::new();
+            if variant == Variant::Mistakes {
+                layers.extend_from_slice(c.mistakes.setup.get(role).map_or(&[], Steps::list));
+            }
+            let own = match variant {
+                Variant::Fresh => &c.fresh,
+                Variant::Reference | Variant::Mistakes => &c.reference,
+            };
+            layers.extend_from_slice(own.get(role).map_or(&[], Steps::list));
+            (role.clone(), layers)
+        })
+        .collect();
+    let graded = replay::grade(&case.lab_path, &c.vars, &hosts);
+    let unanswered: Vec<&String> = graded
+        .sent
+        .iter()
+        .flat_map(|(_, sent)| sent)
+        .filter(|s| s.starts_with(replay::UNANSWERED))
+        .collect();
+    if !unanswered.is_empty() {
+        return Err(format!(
+            "{}: commands no recording answers: {unanswered:?}",
+            variant.name()
+        ));
+    }
+    Ok(graded.results)
+}
+
 /// Boots the hosts of one variant and grades them with the real binary.
 fn grade(case: &Case, variant: Variant) -> Result<Results, String> {
+    if case.calibration.recorded {
+        return grade_recorded(case, variant);
+    }
     let hosts: Vec<(String, TestHost)> = std::thread::scope(|s| {
         let started: Vec<_> = case
             .calibration

@@ -2,6 +2,7 @@
 
 use crate::error::{EXIT_PASSED, Error};
 use crate::expect::Shape;
+use crate::lab::Os;
 use crate::probe::{KINDS, Role};
 
 pub fn guide() -> Result<i32, Error> {
@@ -21,8 +22,12 @@ fn shape_name(shape: Shape) -> &'static str {
 pub fn kinds_markdown() -> String {
     let mut out = String::new();
     for kind in KINDS {
+        let system = match kind.host_os() {
+            Os::Linux => String::new(),
+            os => format!(" (`os: {os}`)"),
+        };
         out.push_str(&format!(
-            "### `{}: {}`\n\n{}\n\n",
+            "### `{}: {}`{system}\n\n{}\n\n",
             kind.name(),
             kind.subject().replace(' ', "_").to_uppercase(),
             kind.doc()

@@ -64,12 +64,22 @@ fn common_options() -> serde_json::Map<String, Value> {
 }
 
 pub fn lab_schema() -> Value {
-    let mut checks: Vec<Value> = KINDS
+    // A kind with forms for several systems (`service` on Linux and Windows) is one schema
+    // holding the parameters of all its forms: which form applies depends on the role.
+    let mut names: Vec<&str> = Vec::new();
+    for kind in KINDS {
+        if !names.contains(&kind.name()) {
+            names.push(kind.name());
+        }
+    }
+    let mut checks: Vec<Value> = names
         .iter()
-        .map(|kind| {
+        .map(|name| {
+            let forms: Vec<_> = KINDS.iter().filter(|k| k.name() == *name).collect();
+            let kind = forms[0];
             let mut props = common_options();
             props.insert(kind.name().into(), json!({"type": ["string", "number"], "description": kind.subject()}));
-            for param in kind.params() {
+            for param in forms.iter().flat_map(|k| k.params()) {
                 let schema = match param.role {
                     Role::Expect(shape) => shape_schema(shape),
                     Role::Input { choices: [] } | Role::Secret => json!({"type": "string"}),

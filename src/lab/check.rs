@@ -60,7 +60,13 @@ impl Decoder<'_> {
     ) -> Option<Check> {
         // The kind is the first key naming one; a later key may name a kind too when it is
         // an expectation of that kind (`group` of a file, `process` of a port).
-        let kind_names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        // The kinds that could inspect the host this check targets, or probe it.
+        let os = target_role(entries, roles).os;
+        let kind_names: Vec<&str> = KINDS
+            .iter()
+            .filter(|k| k.black_box() || k.host_os() == os)
+            .map(|k| k.name())
+            .collect();
         let first = entries
             .iter()
             .map(|(k, _)| k)
@@ -81,6 +87,40 @@ impl Decoder<'_> {
             };
             self.report(d);
             return None;
+        };
+        // A white-box kind takes the form for the system of the host it inspects.
+        let kind = if kind.black_box() {
+            kind
+        } else {
+            let role = target_role(entries, roles);
+            match probe::find_for(kind.name(), role.os) {
+                Some(form) => form,
+                None => {
+                    let systems: Vec<String> = KINDS
+                        .iter()
+                        .filter(|k| k.name() == kind.name())
+                        .map(|k| format!("`os: {}`", k.host_os()))
+                        .collect();
+                    let d = self
+                        .error(
+                            kind_key.pos,
+                            format!(
+                                "`{}` checks inspect {} hosts, and role `{}` is an `os: {}` host",
+                                kind.name(),
+                                systems.join(" or "),
+                                role.name,
+                                role.os
+                            ),
+                        )
+                        .expected(format!(
+                            "`on:` a role with {}, or a kind for `os: {}`",
+                            systems.join(" or "),
+                            role.os
+                        ));
+                    self.report(d);
+                    return None;
+                }
+            }
         };
         let second = entries.iter().map(|(k, _)| k).find(|k| {
             k.name != kind_key.name
@@ -235,7 +275,7 @@ impl Decoder<'_> {
                 check.on = None;
                 true
             }
-            "on" | "from" => match self.role_ref(value, roles) {
+            "on" | "from" => match self.role_ref(value, roles, check.kind.black_box()) {
                 Some(role) => {
                     check.on = Some(role);
                     true
@@ -259,15 +299,17 @@ impl Decoder<'_> {
         }
     }
 
-    fn role_ref(&mut self, node: &Node, roles: &[Role]) -> Option<String> {
+    /// A role named by `on` (the host a white-box check inspects: its kind's form was chosen
+    /// for that host's system) or `from` (a probe's script runs there: it must be POSIX).
+    fn role_ref(&mut self, node: &Node, roles: &[Role], probe_from: bool) -> Option<String> {
         let name = self.string(node, "`on`")?;
         let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         match roles.iter().find(|r| r.name == name) {
-            Some(role) if role.os == Os::Linux => Some(name),
+            Some(role) if role.os == Os::Linux || !probe_from => Some(name),
             Some(role) => {
                 let d = self
-                    .error(node.pos, format!("role `{name}` is an `os: {}` host, which white-box checks cannot inspect yet", role.os))
-                    .expected("a role with `os: linux`");
+                    .error(node.pos, format!("role `{name}` is an `os: {}` host, which cannot run a probe's POSIX script", role.os))
+                    .expected("a role with `os: linux`, or `from: grader`");
                 self.report(d);
                 None
             }
@@ -443,4 +485,12 @@ fn role_names(roles: &[Role]) -> String {
         .map(|r| r.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The role a white-box check inspects: the one its `on` names, else the lab's first.
+fn target_role<'r>(entries: &[(Key, Node)], roles: &'r [Role]) -> &'r Role {
+    get(entries, "on")
+        .and_then(|node| node.as_scalar_text())
+        .and_then(|name| roles.iter().find(|r| r.name == name.as_str()))
+        .unwrap_or(&roles[0])
 }

@@ -12,6 +12,7 @@ mod getent;
 mod group;
 mod http;
 mod imap;
+mod ios;
 mod ldap;
 mod mail;
 mod mount;
@@ -26,11 +27,15 @@ mod ssh;
 mod sysctl;
 mod tcp;
 mod user;
+mod windows;
 
 use std::collections::BTreeMap;
 
 use crate::expect::{Expect, Fact, Shape};
+use crate::lab::Os;
 use crate::transport::ExecOutput;
+
+pub use windows::{POWERSHELL, powershell_command};
 
 /// Every kind labgrade knows, in the order the guide lists them.
 pub static KINDS: &[&dyn Kind] = &[
@@ -57,10 +62,40 @@ pub static KINDS: &[&dyn Kind] = &[
     &ldap::Ldap,
     &smb::Smb,
     &dhcp::Dhcp,
+    // `os: windows` hosts: the Windows forms of the white-box kinds, then Windows-only kinds.
+    &windows::SERVICE,
+    &windows::USER,
+    &windows::GROUP,
+    &windows::FILE,
+    &windows::PACKAGE,
+    &windows::PORT,
+    &windows::FIREWALL,
+    &windows::COMMAND,
+    &windows::AD_USER,
+    &windows::AD_GROUP,
+    &windows::GPO,
+    &windows::DHCP_SCOPE,
+    &windows::DNS_RECORD,
+    &windows::SHARE,
+    &windows::QUOTA,
+    // `os: ios` network devices.
+    &ios::CONFIG,
+    &ios::VLAN,
+    &ios::INTERFACE,
+    &ios::ROUTE,
 ];
 
+/// The first kind of that name, whatever the system it inspects.
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
     KINDS.iter().copied().find(|k| k.name() == name)
+}
+
+/// The form of kind `name` that inspects an `os` host; a black-box kind probes any host.
+pub fn find_for(name: &str, os: Os) -> Option<&'static dyn Kind> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.name() == name && (k.black_box() || k.host_os() == os))
 }
 
 /// What a parameter of a kind is for.
@@ -159,6 +194,13 @@ pub trait Kind: Sync {
     /// The key that names the kind in a lab: `file: /etc/motd`.
     fn name(&self) -> &'static str;
 
+    /// The system a white-box kind inspects. Linux kinds send a POSIX script in labgrade's
+    /// envelope (batched); a Windows kind's script is PowerShell, run alone by
+    /// `powershell -EncodedCommand`; an IOS kind's script is one `show` command.
+    fn host_os(&self) -> Os {
+        Os::Linux
+    }
+
     /// What the subject is, for the guide: "a path".
     fn subject(&self) -> &'static str;
 
@@ -214,7 +256,10 @@ mod tests {
 
     #[test]
     fn kinds_and_their_parameters_have_one_name_each() {
-        let mut kinds: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        let mut kinds: Vec<String> = KINDS
+            .iter()
+            .map(|k| format!("{} {}", k.name(), k.host_os()))
+            .collect();
         kinds.sort();
         kinds.dedup();
         assert_eq!(kinds.len(), KINDS.len(), "two kinds share a name");

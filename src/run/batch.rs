@@ -10,11 +10,17 @@
 //! alone. Each check is timed by when its closing line reached the grader. A check whose
 //! section is missing (its output filled the batch's room) runs again alone, so the batch
 //! is never worse than one round trip per check.
+//!
+//! Only POSIX checks travel in the batch. An `os: windows` check is one PowerShell command
+//! line of its own and an `os: ios` check one `show` command: neither host has a shell that
+//! would read the envelope, IOS often allows one command per channel, and a Windows
+//! server is inspected by a few checks, each a channel on the one session.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use super::check::{Prepared, attempt_on, judge_output, prepare, with_retries};
+use crate::lab::Os;
 use crate::plan::PlannedCheck;
 use crate::results::CheckResult;
 use crate::secrets::Secrets;
@@ -51,12 +57,15 @@ pub async fn run_batch(
 
     let mut firsts: Vec<Option<(CheckResult, bool)>> = (0..checks.len()).map(|_| None).collect();
     let mut extra_output = None;
-    let sections_wanted = batched.len() + usize::from(extra.is_some());
+    let posix = |i: &usize| checks[*i].kind.host_os() == Os::Linux;
+    let sections_wanted =
+        batched.iter().filter(|(i, _)| posix(i)).count() + usize::from(extra.is_some());
     if sections_wanted > 1 {
         let nonce = nonce();
         let script = script(&nonce, checks, &batched, extra);
         let timeout = batched
             .iter()
+            .filter(|(i, _)| posix(i))
             .map(|(i, _)| checks[*i].timeout)
             .sum::<Duration>()
             + BATCH_GRACE;
@@ -127,6 +136,7 @@ fn script(
     let mut s = format!("B={nonce}\n");
     let sections = batched
         .iter()
+        .filter(|(i, _)| checks[*i].kind.host_os() == Os::Linux)
         .map(|(i, prepared)| (*i, wrap(&prepared.body, checks[*i].timeout)))
         .chain(extra.map(|script| (checks.len(), script.to_string())));
     for (i, wrapped) in sections {

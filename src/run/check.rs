@@ -5,8 +5,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::judge::judge;
+use crate::lab::Os;
 use crate::plan::PlannedCheck;
-use crate::probe::{Facts, Query};
+use crate::probe::{Facts, Query, powershell_command};
 use crate::results::{CheckResult, Evidence, Verdict, cap_evidence};
 use crate::secrets::{Resolved, Secrets, redact};
 use crate::transport::{ExecOutput, MISSING_TOOL_MARKER, Transport, TransportError, wrap};
@@ -169,8 +170,19 @@ pub(super) async fn attempt_on(
     check: &PlannedCheck,
     prepared: &Prepared,
 ) -> (CheckResult, bool) {
-    let script = wrap(&prepared.body, check.timeout);
-    match transport.exec(&script, check.timeout).await {
+    let sent = match check.kind.host_os() {
+        Os::Linux => {
+            transport
+                .exec(&wrap(&prepared.body, check.timeout), check.timeout)
+                .await
+        }
+        Os::Windows => match powershell_command(&prepared.body) {
+            Ok(command) => transport.exec_command(&command, check.timeout).await,
+            Err(reason) => Err(TransportError::Spawn(reason)),
+        },
+        Os::Ios => transport.exec_command(&prepared.body, check.timeout).await,
+    };
+    match sent {
         Ok(output) => (judge_output(check, prepared, &output), false),
         Err(e) => {
             let lost = matches!(e, TransportError::Lost { .. });

@@ -142,9 +142,23 @@ pub async fn grade_planned(
     options: &RunOptions,
     previous: Option<&Results>,
 ) -> Results {
-    let started = now();
     let transports = transports(candidate, &options.ssh);
-    let wants_identity = labs.iter().any(|l| !l.unique.is_empty());
+    grade_on(labs, plans, candidate, options, previous, transports).await
+}
+
+/// Grade one candidate's plans on the given transports, one per role (a role's host that
+/// has none is reported missing): how tests replay recorded Windows and IOS answers
+/// through the whole runner.
+pub async fn grade_on(
+    labs: &[Lab],
+    plans: &[Plan],
+    candidate: &Candidate,
+    options: &RunOptions,
+    previous: Option<&Results>,
+    transports: BTreeMap<String, Arc<dyn Transport>>,
+) -> Results {
+    let started = now();
+    let lab_wants_identity = labs.iter().any(|l| !l.unique.is_empty());
 
     // Every check, addressed by (lab, task, check), grouped by the machine that runs it.
     let mut results: BTreeMap<CheckKey, CheckResult> = BTreeMap::new();
@@ -191,6 +205,11 @@ pub async fn grade_planned(
     // one batch on its one session, within the host's deadline.
     let mut handles = Vec::new();
     for (transport, queue) in queues {
+        // The identity script is POSIX: a Windows server or an IOS device is not fingerprinted.
+        let wants_identity = lab_wants_identity
+            && queue
+                .iter()
+                .all(|(_, c)| c.kind.host_os() == crate::lab::Os::Linux);
         if queue.is_empty() && !wants_identity {
             continue;
         }

@@ -100,6 +100,21 @@ pub trait Transport: Send + Sync {
         cap: usize,
     ) -> Result<ExecOutput, TransportError>;
 
+    /// Run one command as the host's own shell reads it, with nothing on its standard input:
+    /// how `os: windows` hosts (a PowerShell command line) and `os: ios` devices (a `show`
+    /// command) are asked, since neither has a POSIX shell.
+    async fn exec_command(
+        &self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let _ = (command, timeout);
+        Err(TransportError::Spawn(format!(
+            "{} runs POSIX scripts only",
+            self.describe()
+        )))
+    }
+
     /// How reports name this host: `local` or `user@address:port`.
     fn describe(&self) -> String;
 }

@@ -14,9 +14,11 @@ mod machine;
 mod net;
 mod preflight;
 mod proc_id;
+pub mod replay;
 mod rootfs;
 mod slots;
 
 pub use host::TestHost;
 pub use keys::{grader_key, wrong_key};
 pub use net::{silent_address, unreachable_address};
+pub use replay::recorded;

@@ -90,34 +90,45 @@ impl Connection {
         })
     }
 
-    /// Run one script with `/bin/sh -s`, feeding it on standard input while reading both
-    /// output streams, all in one loop: a host that fills one stream while the grader waits
-    /// on the other cannot hang it.
+    /// Run a script with `/bin/sh -s`, fed on standard input, or a command as the host's
+    /// shell reads it, reading both output streams in one loop: a host that fills one
+    /// stream while the grader waits on the other cannot hang it.
     pub(super) fn exec(
         &self,
-        script: &str,
+        run: &Run,
         timeout: Duration,
         cap: usize,
     ) -> Result<ExecOutput, ExecFailure> {
+        let (command, input, mut stdout, mut stderr) = match run {
+            Run::Script(script) => (
+                "/bin/sh -s",
+                format!("printf '%s\\n' {START_LINE}; printf '%s\\n' {START_LINE} >&2\n{script}"),
+                Capped::after_start(cap),
+                Capped::after_start(cap),
+            ),
+            // No POSIX shell there (PowerShell, IOS): nothing to mark the start with.
+            Run::Command(command) => (
+                command.as_str(),
+                String::new(),
+                Capped::new(cap),
+                Capped::new(cap),
+            ),
+        };
         let started = Instant::now();
         let deadline = started + timeout + GRACE;
         let mut channel = self
             .retry(deadline, || self.session.channel_session())
             .map_err(|stop| self.failure(stop, "the host refused an ssh channel"))?;
-        if let Err(stop) = self.retry(deadline, || channel.exec("/bin/sh -s")) {
-            let failure = self.failure(stop, "the host refused to run /bin/sh -s");
+        if let Err(stop) = self.retry(deadline, || channel.exec(command)) {
+            let failure = self.failure(stop, &format!("the host refused to run {command:.60}"));
             self.abandon(channel);
             return Err(failure);
         }
 
-        let mut stdout = Capped::after_start(cap);
-        let mut stderr = Capped::after_start(cap);
-        let script =
-            format!("printf '%s\\n' {START_LINE}; printf '%s\\n' {START_LINE} >&2\n{script}");
         let finished = self
             .pump(
                 &mut channel,
-                script.as_bytes(),
+                input.as_bytes(),
                 &mut stdout,
                 &mut stderr,
                 deadline,
@@ -327,6 +338,14 @@ impl Connection {
     }
 }
 
+/// What a connection runs.
+pub(super) enum Run {
+    /// A POSIX script, fed to `/bin/sh -s` on standard input.
+    Script(String),
+    /// One command line as the host's own shell reads it, with nothing on standard input.
+    Command(String),
+}
+
 /// The line every script prints first, on both streams. sshd runs `/bin/sh -s` through the
 /// user's login shell, and bash reads ~/.bashrc for it: what a greeting there prints comes
 /// before this line and is not the script's; a run that never prints it never ran the script
@@ -348,6 +367,14 @@ pub(super) struct Capped {
 }
 
 impl Capped {
+    /// A stream whose bytes all count.
+    pub(super) fn new(cap: usize) -> Capped {
+        Capped {
+            before: None,
+            ..Capped::after_start(cap)
+        }
+    }
+
     /// A stream whose bytes count only after [`START_LINE`].
     pub(super) fn after_start(cap: usize) -> Capped {
         Capped {

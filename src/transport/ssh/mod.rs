@@ -179,9 +179,24 @@ impl Transport for Ssh {
     ) -> Result<ExecOutput, TransportError> {
         let script = script.to_owned();
         self.ask(|reply| Request::Exec {
-            script,
+            run: Run::Script(script),
             timeout,
             cap,
+            reply,
+        })
+        .await
+    }
+
+    async fn exec_command(
+        &self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let command = command.to_owned();
+        self.ask(|reply| Request::Exec {
+            run: Run::Command(command),
+            timeout,
+            cap: crate::transport::OUTPUT_CAP,
             reply,
         })
         .await
@@ -198,7 +213,7 @@ impl Transport for Ssh {
 enum Request {
     Connect(oneshot::Sender<Result<(), TransportError>>),
     Exec {
-        script: String,
+        run: Run,
         timeout: Duration,
         cap: usize,
         reply: oneshot::Sender<Result<ExecOutput, TransportError>>,
@@ -229,12 +244,12 @@ impl Worker {
                     let _ = reply.send(self.connection().map(|_| ()));
                 }
                 Request::Exec {
-                    script,
+                    run,
                     timeout,
                     cap,
                     reply,
                 } => {
-                    let _ = reply.send(self.exec(&script, timeout, cap));
+                    let _ = reply.send(self.exec(&run, timeout, cap));
                 }
             }
         }
@@ -259,11 +274,11 @@ impl Worker {
 
     fn exec(
         &mut self,
-        script: &str,
+        run: &Run,
         timeout: Duration,
         cap: usize,
     ) -> Result<ExecOutput, TransportError> {
-        let result = self.connection()?.exec(script, timeout, cap);
+        let result = self.connection()?.exec(run, timeout, cap);
         let address = endpoint(&self.target);
         result.map_err(|failure| match failure {
             ExecFailure::Timeout => TransportError::Timeout(timeout),

@@ -322,6 +322,34 @@ async fn runs_scripts_and_keeps_streams_and_exit_codes_apart() {
     assert_eq!(out.stdout_text(), format!("{USER}\nC\n"));
 }
 
+/// How Windows (a PowerShell command line) and IOS (a `show` command) are asked: the
+/// command is the exec request itself, with nothing on its standard input.
+#[tokio::test]
+async fn a_command_is_the_exec_request_itself_with_an_empty_stdin() {
+    let sshd = Sshd::start(Setup::default());
+    let ssh = sshd.ssh();
+    let out = ssh
+        .exec_command(
+            "printf '%s|' one two; cat; echo $SSH_CONNECTION >&2; exit 4",
+            FIVE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, Some(4));
+    assert_eq!(out.stdout_text(), "one|two|");
+    // The same session as the scripts'.
+    let script = ssh.exec("echo $SSH_CONNECTION", FIVE).await.unwrap();
+    assert_eq!(out.stderr_text(), script.stdout_text());
+
+    let started = Instant::now();
+    let late = ssh
+        .exec_command("sleep 30", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(late, TransportError::Timeout(_)), "{late}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
 #[tokio::test]
 async fn one_session_serves_every_script() {
     let sshd = Sshd::start(Setup::default());
