@@ -1,38 +1,5 @@
-# The company repository /srv/depot (a flat Debian repository built with dpkg-deb),
-# as the helpdesk publishes it: not yet declared in the workstation's APT sources.
+# Runs after depot-lib.sh and depot.sh.
 set -e
-depot_package() {
-  local name=$1 version=$2 dir
-  dir=$(mktemp -d)
-  mkdir -p "$dir/DEBIAN" "$dir/usr/bin" /srv/depot
-  cat > "$dir/DEBIAN/control" <<CONTROL
-Package: $name
-Version: $version
-Architecture: all
-Maintainer: Service informatique <si@lab.example>
-Description: $name, logiciel de l'entreprise
-CONTROL
-  printf '#!/bin/sh\necho "%s %s"\n' "$name" "$version" > "$dir/usr/bin/$name"
-  chmod 0755 "$dir/usr/bin/$name"
-  dpkg-deb --build --root-owner-group "$dir" "/srv/depot/${name}_${version}_all.deb" >/dev/null
-  rm -rf "$dir"
-}
-depot_index() {
-  local deb
-  : > /srv/depot/Packages
-  for deb in /srv/depot/*.deb; do
-    {
-      dpkg-deb -f "$deb"
-      echo "Filename: ./$(basename "$deb")"
-      echo "Size: $(stat -c %s "$deb")"
-      echo "SHA256: $(sha256sum "$deb" | cut -d' ' -f1)"
-      echo
-    } >> /srv/depot/Packages
-  done
-}
-depot_package gestcompta 2.3-1
-depot_index
-
 # The answer key.
 hostnamectl set-hostname pc-compta01
 sed -i '/^127\.0\.1\.1/d' /etc/hosts
