@@ -370,3 +370,34 @@ fn a_value_of_the_labs_own_needs_a_name_and_a_command() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_required_input_left_out() {
+    let (code, stderr) = validate(&lab(
+        "  - id: a\n    title: A\n    points: 2\n    checks:\n      - dns: www.lab.example\n        answers: [10.0.0.5]\n",
+    ));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: a `dns` check needs `server`
+  --> lab.yaml:11:9
+   |
+11 |       - dns: www.lab.example
+   |         ^^^
+   = expected `server:` the DNS server asked, ADDRESS or ADDRESS:PORT (53 by default); never the system's resolver
+"
+    );
+    let windows = "lab: t\ntitle: T\nblock: 3\nhosts:\n  dc: { os: windows }\ntasks:\n  - id: a\n    title: A\n    points: 2\n    checks:\n      - dns_record: intranet\n        type: CNAME\n";
+    let (code, stderr) = validate(windows);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: a `dns_record` check needs `zone`
+  --> lab.yaml:11:9
+   |
+11 |       - dns_record: intranet
+   |         ^^^^^^^^^^
+   = expected `zone:` the zone the record is in
+"
+    );
+}

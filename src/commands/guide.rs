@@ -40,6 +40,11 @@ pub fn kinds_markdown() -> String {
                 Role::Secret => "a secret's name (input)".to_string(),
                 Role::Input { choices } => format!("{} (input)", choices.join(" / ")),
             };
+            let takes = if param.required {
+                takes.replace("(input)", "(input, required)")
+            } else {
+                takes
+            };
             out.push_str(&format!(
                 "| `{}` | {} | {} |\n",
                 param.name,

@@ -89,7 +89,20 @@ pub fn lab_schema() -> Value {
                 schema["description"] = param.doc.into();
                 props.insert(param.name.into(), schema);
             }
-            json!({"type": "object", "description": kind.doc(), "required": [kind.name()], "additionalProperties": false, "properties": props})
+            // Required where every form of the kind requires it.
+            let mut required = vec![kind.name()];
+            required.extend(
+                kind.params()
+                    .iter()
+                    .filter(|p| p.required)
+                    .filter(|p| {
+                        forms
+                            .iter()
+                            .all(|k| k.params().iter().any(|q| q.name == p.name && q.required))
+                    })
+                    .map(|p| p.name),
+            );
+            json!({"type": "object", "description": kind.doc(), "required": required, "additionalProperties": false, "properties": props})
         })
         .collect();
     let mut use_props = common_options();

@@ -229,6 +229,19 @@ impl Decoder<'_> {
                 }
             }
         }
+        // A required input given but wrong was reported above.
+        for param in kind.params().iter().filter(|p| p.required) {
+            if !entries.iter().any(|(k, _)| k.name == param.name) {
+                let d = self
+                    .error(
+                        kind_key.pos,
+                        format!("a `{}` check needs `{}`", kind.name(), param.name),
+                    )
+                    .expected(format!("`{}:` {}", param.name, param.doc));
+                self.report(d);
+                ok = false;
+            }
+        }
         if check.expects.is_empty() {
             match kind.default_expect() {
                 Some(default) => check.expects.push(default),

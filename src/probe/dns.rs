@@ -18,8 +18,9 @@ const PARAMS: &[Param] = &[
     Param::input(
         "server",
         &[],
-        "required: the DNS server asked, ADDRESS or ADDRESS:PORT (53 by default); never the system's resolver",
-    ),
+        "the DNS server asked, ADDRESS or ADDRESS:PORT (53 by default); never the system's resolver",
+    )
+    .required(),
     Param::input(
         "type",
         TYPES,

@@ -116,6 +116,9 @@ pub struct Param {
     pub name: &'static str,
     pub role: Role,
     pub doc: &'static str,
+    /// An input the probe cannot go without: a check that lacks it is a located error of
+    /// the lab, not an error on exam day.
+    pub required: bool,
 }
 
 impl Param {
@@ -124,6 +127,7 @@ impl Param {
             name,
             role: Role::Expect(shape),
             doc,
+            required: false,
         }
     }
 
@@ -132,6 +136,7 @@ impl Param {
             name,
             role: Role::Secret,
             doc,
+            required: false,
         }
     }
 
@@ -144,6 +149,15 @@ impl Param {
             name,
             role: Role::Input { choices },
             doc,
+            required: false,
+        }
+    }
+
+    /// This parameter must be given.
+    pub const fn required(self) -> Param {
+        Param {
+            required: true,
+            ..self
         }
     }
 }

@@ -692,7 +692,7 @@ pub static DHCP_SCOPE: WinKind = WinKind {
 // ---- dns_record -------------------------------------------------------------------------
 
 const DNS_RECORD_PARAMS: &[Param] = &[
-    Param::input("zone", &[], "the zone the record is in (required)"),
+    Param::input("zone", &[], "the zone the record is in").required(),
     Param::input(
         "type",
         &["A", "AAAA", "CNAME", "MX", "NS", "PTR", "TXT", "SRV"],
