@@ -291,6 +291,27 @@ fn use_calls_a_reusable_check_with_params() {
 }
 
 #[test]
+fn use_names_a_file_of_checks_never_a_path() {
+    // A YAML file outside checks/ that `use:` could otherwise reach.
+    let outside = "params: {}\nchecks:\n  - file: /etc/hostname\n";
+    let (code, stderr) = validate_with(
+        &lab("  - id: a\n    title: A\n    points: 2\n    checks:\n      - use: ../outside\n"),
+        &[("outside.yaml", outside), ("checks/web.yaml", outside)],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: `../outside` is not the name of a reusable check
+  --> lab.yaml:11:14
+   |
+11 |       - use: ../outside
+   |              ^^^^^^^^^^
+   = expected the name of a file of checks/ without `.yaml`, such as `service-actif`
+"
+    );
+}
+
+#[test]
 fn a_mistake_inside_a_reusable_check_names_that_file() {
     let reusable = "params:\n  site: the site name\nchecks:\n  - file: /etc/{{ sitee }}\n";
     let (code, stderr) = validate_with(

@@ -171,6 +171,19 @@ impl Decoder<'_> {
     }
 
     fn load_reusable(&mut self, name: &str, pos: Pos) -> Option<Rc<Reusable>> {
+        // A name, never a path: `use:` reads files of checks/ and nothing else.
+        if name.is_empty()
+            || name.starts_with('.')
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            let d = self
+                .error(pos, format!("`{name}` is not the name of a reusable check"))
+                .expected("the name of a file of checks/ without `.yaml`, such as `service-actif`");
+            self.report(d);
+            return None;
+        }
         let Some(path) = self.library.path_of(name) else {
             let available = self.library.available();
             let searched: Vec<String> = self
