@@ -313,3 +313,110 @@ fn ssh_methods_and_key_login_from_the_grader_and_a_role() {
         }
     }
 }
+
+/// Black-box kinds probe a Windows server or a network device as they probe any host: by
+/// its address, from the grader. A test host stands in for each address here (the probes
+/// see only the network); labgrade must never open a session on them to do it.
+const OUTSIDE_LAB: &str = r#"lab: exterieur
+title: Services vus de l'extérieur
+block: 3
+hosts:
+  dc: { os: windows }
+  sw: { os: ios }
+tasks:
+  - id: rdp
+    title: Le bureau à distance répond
+    points: 2
+    checks:
+      - tcp: "{{ hosts.dc.address }}:3389"
+  - id: admin
+    title: Le commutateur s'administre en SSH par clé
+    points: 2
+    checks:
+      - ssh: "{{ hosts.sw.address }}"
+        publickey: true
+        version: { matches: '^OpenSSH_' }
+  - id: telnet
+    title: Telnet est fermé sur le commutateur
+    points: 1
+    checks:
+      - tcp: "{{ hosts.sw.address }}:23"
+        state: refused
+"#;
+
+#[test]
+fn black_box_kinds_probe_windows_and_ios_roles_unchanged() {
+    let dc = TestHost::start(
+        "win-dc",
+        "systemd-run --quiet --unit=lg-rdp /usr/bin/systemd-socket-activate --listen=3389 --accept /bin/cat",
+    );
+    let sw = TestHost::start("ios-sw", "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), OUTSIDE_LAB).unwrap();
+    let known = dir.path().join("known_hosts");
+    std::fs::write(
+        &known,
+        format!("{}\n{}\n", dc.known_hosts_line(), sw.known_hosts_line()),
+    )
+    .unwrap();
+    let key = grader_key();
+    let grade = |out: &str| {
+        let (code, stdout, results) = results(
+            &dir.path().join(out),
+            &[
+                dir.path().join("lab.yaml").to_str().unwrap(),
+                "--host",
+                &format!("dc=root@{}", dc.address),
+                "--host",
+                &format!("sw=root@{}", sw.address),
+                "--identity",
+                key.to_str().unwrap(),
+                "--known-hosts",
+                known.to_str().unwrap(),
+            ],
+        );
+        let mut verdicts = Vec::new();
+        for task in results["labs"][0]["tasks"].as_array().unwrap() {
+            for check in task["checks"].as_array().unwrap() {
+                verdicts.push(format!(
+                    "{} from {}: {} {}",
+                    task["id"].as_str().unwrap(),
+                    check["role"].as_str().unwrap(),
+                    check["verdict"].as_str().unwrap(),
+                    check["reason"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        (code, stdout, verdicts)
+    };
+    let (code, stdout, verdicts) = grade("right");
+    assert_eq!(
+        verdicts,
+        [
+            "rdp from grader: pass ",
+            "admin from grader: pass ",
+            "telnet from grader: pass ",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(code, 0, "{stdout}");
+
+    // Remote desktop stopped on the server: a fail, found from outside.
+    dc.exec_ok(
+        "kill $(ss -Hltnp 'sport = :3389' | grep -o 'pid=[0-9]*' | cut -d= -f2); \
+         while ss -Hltn 'sport = :3389' | grep -q .; do sleep 0.1; done",
+    );
+    let (code, stdout, verdicts) = grade("stopped");
+    assert_eq!(
+        verdicts[0], "rdp from grader: fail open: expected true, found false",
+        "{stdout}"
+    );
+    assert_eq!(code, 1, "{stdout}");
+
+    // No session was opened on either machine: no PowerShell, no show command was tried.
+    for host in [&dc, &sw] {
+        let logins =
+            host.exec_ok("journalctl --no-pager -q _COMM=sshd | grep -c 'Accepted' || true");
+        assert_eq!(logins.trim(), "0", "a login on {}", host.address);
+    }
+}
