@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use labgrade::lab::Os;
 use labgrade::plan::{Candidate, Target};
 use labgrade::probe::{self, Kind, Query, Role};
 use labgrade::transport::ExecOutput;
@@ -105,6 +106,26 @@ pub fn remote_kinds() -> Vec<&'static dyn Kind> {
         .iter()
         .copied()
         .filter(|k| k.black_box())
+        .collect()
+}
+
+/// The parsers of the kinds that inspect an `os` host without a POSIX shell: PowerShell's
+/// JSON (`os: windows`) or IOS `show` output (`os: ios`). The first byte picks the kind.
+pub fn parse_os_probe(os: Os, data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let kinds = os_kinds(os);
+    let kind = kinds[usize::from(pick) % kinds.len()];
+    check_parse(kind, &ProbeCase::decode(rest));
+}
+
+/// The white-box kinds that inspect an `os` host, in the registry's order.
+pub fn os_kinds(os: Os) -> Vec<&'static dyn Kind> {
+    probe::KINDS
+        .iter()
+        .copied()
+        .filter(|k| !k.black_box() && k.host_os() == os)
         .collect()
 }
 
