@@ -185,6 +185,29 @@ fn host_flags_are_checked_against_the_roles() {
     );
 }
 
+/// This machine stands in for Linux roles only: a self-test of a Windows or IOS lab stops
+/// before grading, saying what to give instead.
+#[test]
+fn a_self_test_cannot_stand_in_for_a_windows_or_ios_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs");
+    for (lab, role, os) in [
+        ("bloc3-windows-ad.yaml", "dc", "windows"),
+        ("bloc2-switch.yaml", "sw", "ios"),
+    ] {
+        let path = shipped.join(lab);
+        let out = labgrade(dir.path(), &["run", path.to_str().unwrap(), "--out", "out"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "role `{role}` is an `os: {os}` host, which this machine cannot stand in for: add --host {role}=[user@]address[:port]\n"
+            )
+        );
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
 /// Issue 5: a run writes its reports beside results.json, in the formats asked for.
 #[test]
 fn a_run_writes_the_reports_asked_for() {

@@ -386,7 +386,13 @@ fn candidate(labs: &[Lab], args: &RunArgs) -> Result<Candidate, Error> {
         if hosts.contains_key(&role.name) {
             continue;
         }
-        if self_test {
+        if self_test && role.os != crate::lab::Os::Linux {
+            // This machine answers POSIX scripts: it cannot stand in for another system.
+            return Err(Error::Usage(format!(
+                "role `{}` is an `os: {}` host, which this machine cannot stand in for: add --host {}=[user@]address[:port]",
+                role.name, role.os, role.name
+            )));
+        } else if self_test {
             hosts.insert(role.name.clone(), Target::Local);
         } else if !role.optional {
             return Err(Error::Usage(format!(
