@@ -1,0 +1,6 @@
+//! The parsers of the `os: ios` kinds (`show` commands), fed whatever a device could print.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    labgrade_fuzz::parse_os_probe(labgrade::lab::Os::Ios, data)
+});
