@@ -214,6 +214,26 @@ fn a_faulty_switch_and_router_lose_exactly_the_tasks_they_break() {
     assert_eq!(exit_code(&results), 1);
 }
 
+/// `unique:` fingerprints Linux machines: a Windows server that only black-box probes reach
+/// is not logged in to at all, so no POSIX script is ever sent to it.
+#[test]
+fn a_windows_server_is_never_sent_the_identity_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "lab: t\ntitle: T\nblock: 3\nunique: [machine_id, ssh_host_key]\nhosts:\n  dc: { os: windows }\ntasks:\n  - id: rdp\n    title: RDP\n    points: 1\n    checks:\n      - tcp: \"127.0.0.1:1\"\n        state: refused\n",
+    )
+    .unwrap();
+    let dc = Replay::new("dc", &["windows/fr"]);
+    let results = grade(lab.to_str().unwrap(), &[("dc", Arc::clone(&dc))]);
+    assert_eq!(
+        verdicts(&results),
+        ["rdp: tcp 127.0.0.1:1: state \"refused\" Pass"]
+    );
+    assert_eq!(dc.sent(), Vec::<String>::new());
+}
+
 /// `labgrade validate` on a lab in a folder of its own: the exit code and stderr.
 fn validate(lab: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -205,11 +205,18 @@ pub async fn grade_on(
     // one batch on its one session, within the host's deadline.
     let mut handles = Vec::new();
     for (transport, queue) in queues {
-        // The identity script is POSIX: a Windows server or an IOS device is not fingerprinted.
+        // The identity script is POSIX: a Windows server or an IOS device is not fingerprinted,
+        // nor even logged in to when it has no check of its own.
         let wants_identity = lab_wants_identity
-            && queue
+            && transports
                 .iter()
-                .all(|(_, c)| c.kind.host_os() == crate::lab::Os::Linux);
+                .filter(|(_, t)| Arc::ptr_eq(t, &transport))
+                .all(|(role, _)| {
+                    labs.iter()
+                        .flat_map(|l| &l.roles)
+                        .filter(|r| &r.name == role)
+                        .all(|r| r.os == crate::lab::Os::Linux)
+                });
         if queue.is_empty() && !wants_identity {
             continue;
         }
