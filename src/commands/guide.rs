@@ -34,16 +34,16 @@ pub fn kinds_markdown() -> String {
         ));
         out.push_str("| key | takes | meaning |\n| --- | --- | --- |\n");
         for param in kind.params() {
+            let input = if param.required {
+                "(input, required)"
+            } else {
+                "(input)"
+            };
             let takes = match param.role {
                 Role::Expect(shape) => shape_name(shape).to_string(),
-                Role::Input { choices: [] } => "text (input)".to_string(),
-                Role::Secret => "a secret's name (input)".to_string(),
-                Role::Input { choices } => format!("{} (input)", choices.join(" / ")),
-            };
-            let takes = if param.required {
-                takes.replace("(input)", "(input, required)")
-            } else {
-                takes
+                Role::Input { choices: [] } => format!("text {input}"),
+                Role::Secret => format!("a secret's name {input}"),
+                Role::Input { choices } => format!("{} {input}", choices.join(" / ")),
             };
             out.push_str(&format!(
                 "| `{}` | {} | {} |\n",

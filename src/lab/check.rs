@@ -58,20 +58,20 @@ impl Decoder<'_> {
         roles: &[Role],
         params: &BTreeMap<String, String>,
     ) -> Option<Check> {
+        let role = target_role(entries, roles);
         // The kind is the first key naming one; a later key may name a kind too when it is
         // an expectation of that kind (`group` of a file, `process` of a port).
-        // The kinds that could inspect the host this check targets, or probe it.
-        let os = target_role(entries, roles).os;
-        let kind_names: Vec<&str> = KINDS
-            .iter()
-            .filter(|k| k.black_box() || k.host_os() == os)
-            .map(|k| k.name())
-            .collect();
         let first = entries
             .iter()
             .map(|(k, _)| k)
             .find_map(|k| probe::find(&k.name).map(|kind| (kind, k)));
         let Some((kind, kind_key)) = first else {
+            // The kinds that could inspect the host this check targets, or probe it.
+            let kind_names: Vec<&str> = KINDS
+                .iter()
+                .filter(|k| k.black_box() || k.host_os() == role.os)
+                .map(|k| k.name())
+                .collect();
             let guess = entries
                 .iter()
                 .map(|(k, _)| k)
@@ -92,7 +92,6 @@ impl Decoder<'_> {
         let kind = if kind.black_box() {
             kind
         } else {
-            let role = target_role(entries, roles);
             match probe::find_for(kind.name(), role.os) {
                 Some(form) => form,
                 None => {

@@ -57,15 +57,17 @@ pub async fn run_batch(
 
     let mut firsts: Vec<Option<(CheckResult, bool)>> = (0..checks.len()).map(|_| None).collect();
     let mut extra_output = None;
-    let posix = |i: &usize| checks[*i].kind.host_os() == Os::Linux;
-    let sections_wanted =
-        batched.iter().filter(|(i, _)| posix(i)).count() + usize::from(extra.is_some());
+    // The checks that travel in the batch: the others run alone below.
+    let posix: Vec<&(usize, Prepared)> = batched
+        .iter()
+        .filter(|(i, _)| checks[*i].kind.host_os() == Os::Linux)
+        .collect();
+    let sections_wanted = posix.len() + usize::from(extra.is_some());
     if sections_wanted > 1 {
         let nonce = nonce();
-        let script = script(&nonce, checks, &batched, extra);
-        let timeout = batched
+        let script = script(&nonce, checks, &posix, extra);
+        let timeout = posix
             .iter()
-            .filter(|(i, _)| posix(i))
             .map(|(i, _)| checks[*i].timeout)
             .sum::<Duration>()
             + BATCH_GRACE;
@@ -130,13 +132,12 @@ fn nonce() -> String {
 fn script(
     nonce: &str,
     checks: &[PlannedCheck],
-    batched: &[(usize, Prepared)],
+    batched: &[&(usize, Prepared)],
     extra: Option<&str>,
 ) -> String {
     let mut s = format!("B={nonce}\n");
     let sections = batched
         .iter()
-        .filter(|(i, _)| checks[*i].kind.host_os() == Os::Linux)
         .map(|(i, prepared)| (*i, wrap(&prepared.body, checks[*i].timeout)))
         .chain(extra.map(|script| (checks.len(), script.to_string())));
     for (i, wrapped) in sections {

@@ -211,12 +211,8 @@ pub async fn grade_on(
             && transports
                 .iter()
                 .filter(|(_, t)| Arc::ptr_eq(t, &transport))
-                .all(|(role, _)| {
-                    labs.iter()
-                        .flat_map(|l| &l.roles)
-                        .filter(|r| &r.name == role)
-                        .all(|r| r.os == crate::lab::Os::Linux)
-                });
+                .flat_map(|(role, _)| labs.iter().filter_map(|l| l.role(role)))
+                .all(|r| r.os == crate::lab::Os::Linux);
         if queue.is_empty() && !wants_identity {
             continue;
         }
