@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 const PASSWORD: &str = "Lab-db-7f3a9c-pass";
 const WRONG: &str = "Not-the-pass-51e0";
@@ -270,18 +270,7 @@ fn grade(srv: &TestHost, client: &TestHost) -> (i32, String, Vec<String>) {
         );
     }
     assert!(text.contains("[secret db-app]"), "{text}");
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     (code, stdout, verdicts)
 }
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 /// An authoritative server for lab.example and 213.10.in-addr.arpa, then a UDP echo on
 /// 5353 (an answer that is not DNS). `SERIAL`, `MX` and `RECURSION` make it right or faulty.
@@ -236,18 +236,7 @@ fn grade(srv: &TestHost, client: &TestHost) -> (i32, String, Vec<String>) {
             known.to_str().unwrap(),
         ],
     );
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     (code, stdout, verdicts)
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 /// An intranet site: a self-signed HTTPS vhost, port 80 redirecting to it, a default vhost
 /// that is the wrong one, a site signed by a lab CA (also the
@@ -215,18 +215,7 @@ fn http_from_the_grader_and_from_a_role() {
             known.to_str().unwrap(),
         ],
     );
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     assert_eq!(
         verdicts[..11],
         [

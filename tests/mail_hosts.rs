@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 /// postfix for lab.example with a local user alice; `MYNETWORKS` and `TLS` make it a closed
 /// relay with STARTTLS or an open relay without. Then a port that answers garbage: 2525.
@@ -134,18 +134,7 @@ fn grade(srv: &TestHost, client: &TestHost) -> (i32, String, Vec<String>) {
             known.to_str().unwrap(),
         ],
     );
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     (code, stdout, verdicts)
 }
 

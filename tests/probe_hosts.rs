@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 /// A firewall lab: what answers from where.
 const LAB: &str = r#"lab: filtrage
@@ -126,18 +126,7 @@ EOF
             known.to_str().unwrap(),
         ],
     );
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     let srv_address = srv.address.to_string();
     assert_eq!(
         verdicts[..9],
@@ -375,19 +364,7 @@ fn black_box_kinds_probe_windows_and_ios_roles_unchanged() {
                 known.to_str().unwrap(),
             ],
         );
-        let mut verdicts = Vec::new();
-        for task in results["labs"][0]["tasks"].as_array().unwrap() {
-            for check in task["checks"].as_array().unwrap() {
-                verdicts.push(format!(
-                    "{} from {}: {} {}",
-                    task["id"].as_str().unwrap(),
-                    check["role"].as_str().unwrap(),
-                    check["verdict"].as_str().unwrap(),
-                    check["reason"].as_str().unwrap_or("")
-                ));
-            }
-        }
-        (code, stdout, verdicts)
+        (code, stdout, verdict_lines(&results))
     };
     let (code, stdout, verdicts) = grade("right");
     assert_eq!(

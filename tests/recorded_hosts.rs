@@ -44,6 +44,14 @@ fn verdicts(results: &Results) -> Vec<String> {
     out
 }
 
+/// The lines of [`verdicts`] of the checks that did not pass.
+fn not_passed(results: &Results) -> Vec<String> {
+    verdicts(results)
+        .into_iter()
+        .filter(|v| !v.ends_with(" Pass"))
+        .collect()
+}
+
 fn task_points(results: &Results) -> Vec<(String, f64)> {
     results.labs[0]
         .tasks
@@ -110,10 +118,7 @@ fn a_faulty_windows_server_loses_exactly_the_tasks_it_breaks() {
             ("gpo".to_string(), 0.0),
         ]
     );
-    let failed: Vec<String> = verdicts(&results)
-        .into_iter()
-        .filter(|v| !v.ends_with(" Pass"))
-        .collect();
+    let failed = not_passed(&results);
     assert_eq!(
         failed,
         [
@@ -198,10 +203,7 @@ fn a_faulty_switch_and_router_lose_exactly_the_tasks_they_break() {
             ("ospf".to_string(), 2.0),
         ]
     );
-    let failed: Vec<String> = verdicts(&results)
-        .into_iter()
-        .filter(|v| !v.ends_with(" Pass"))
-        .collect();
+    let failed = not_passed(&results);
     assert_eq!(
         failed,
         [

@@ -5,7 +5,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TestHost, grader_key};
+use support::{TestHost, grader_key, verdict_lines};
 
 /// The passwords, with a quote, a space and a dollar, which must survive every hop and
 /// be redacted whole, not just in the shell-quoted form a script might hold.
@@ -222,18 +222,7 @@ fn grade_lab(
         }
     }
     let results: Value = serde_json::from_str(&text).unwrap();
-    let mut verdicts = Vec::new();
-    for task in results["labs"][0]["tasks"].as_array().unwrap() {
-        for check in task["checks"].as_array().unwrap() {
-            verdicts.push(format!(
-                "{} from {}: {} {}",
-                task["id"].as_str().unwrap(),
-                check["role"].as_str().unwrap(),
-                check["verdict"].as_str().unwrap(),
-                check["reason"].as_str().unwrap_or("")
-            ));
-        }
-    }
+    let verdicts = verdict_lines(&results);
     (out.status.code().unwrap(), stdout, verdicts)
 }
 
