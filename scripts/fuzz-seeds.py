@@ -57,9 +57,11 @@ keep("batch_sections", f"a\n{nonce} 0 0\nb\n{nonce} 1 0\n\0\n{nonce} 1\n".encode
 keep("batch_sections", b"out\0err\0\x81second\0\0")
 # The recordings of Windows servers and IOS devices (tests/recorded/): each answer as the
 # kind that reads it gets it. The first byte picks the kind among that system's kinds, in
-# the order of src/probe/mod.rs's registry.
-windows_kinds = ["service", "user", "group", "file", "package", "port", "firewall", "command",
-                 "ad_user", "ad_group", "gpo", "dhcp_scope", "dns_record", "share", "quota"]
+# the order of the registry (KINDS in src/probe/mod.rs, where `&windows::AD_USER` is the
+# kind `ad_user`), read from there so that the two never disagree.
+registry = (root / "src" / "probe" / "mod.rs").read_text()
+windows_kinds = [n.lower() for n in re.findall(r"&windows::([A-Z_]+),", registry)]
+ios_kinds = [n.lower() for n in re.findall(r"&ios::([A-Z_]+),", registry)]
 for path in sorted((root / "tests" / "recorded" / "windows").rglob("*.json")):
     stem = path.name.split(".")[0]
     for kind in sorted(windows_kinds, key=len, reverse=True):
@@ -68,9 +70,9 @@ for path in sorted((root / "tests" / "recorded" / "windows").rglob("*.json")):
             pick = windows_kinds.index(kind)
             keep("windows_probe", bytes([pick]) + f"{subject}\n\n0\n\n".encode() + path.read_bytes())
             break
-ios_kinds = {"show_running-config": (0, "interface Vlan10"), "show_vlan_brief": (1, "10"),
-             "show_ip_interface_brief": (2, "Vlan10"), "show_ip_route": (3, "0.0.0.0/0")}
+ios_readers = {"show_running-config": ("config", "interface Vlan10"), "show_vlan_brief": ("vlan", "10"),
+               "show_ip_interface_brief": ("interface", "Vlan10"), "show_ip_route": ("route", "0.0.0.0/0")}
 for path in sorted((root / "tests" / "recorded" / "ios").rglob("*.txt")):
-    pick, subject = ios_kinds[path.stem]
-    keep("ios_probe", bytes([pick]) + f"{subject}\n\n0\n\n".encode() + path.read_bytes())
+    kind, subject = ios_readers[path.stem]
+    keep("ios_probe", bytes([ios_kinds.index(kind)]) + f"{subject}\n\n0\n\n".encode() + path.read_bytes())
 print(f"seeded {corpus}", file=sys.stderr)

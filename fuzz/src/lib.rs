@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use labgrade::lab::Os;
 use labgrade::plan::{Candidate, Target};
 use labgrade::probe::{self, Kind, Query, Role};
 use labgrade::transport::ExecOutput;
@@ -56,30 +55,6 @@ impl ProbeCase {
             },
         }
     }
-
-    /// The inverse of [`decode`](Self::decode), for writing seeds.
-    pub fn encode(&self) -> Vec<u8> {
-        let inputs: Vec<String> = self
-            .inputs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let mut bytes = format!(
-            "{}\n{}\n{}\n",
-            self.subject,
-            inputs.join(";"),
-            self.output
-                .exit_code
-                .map(|c| c.to_string())
-                .unwrap_or_default()
-        )
-        .into_bytes();
-        let stderr = String::from_utf8_lossy(&self.output.stderr);
-        bytes.extend(stderr.lines().collect::<Vec<_>>().join(" ").as_bytes());
-        bytes.push(b'\n');
-        bytes.extend(&self.output.stdout);
-        bytes
-    }
 }
 
 /// Parse a host's answer with `kind`'s parser, every property wanted: it must not panic,
@@ -90,43 +65,16 @@ pub fn parse_probe(kind: &str, data: &[u8]) {
     check_parse(kind, &ProbeCase::decode(data));
 }
 
-/// The black-box kinds that can probe `from:` a candidate's host, whose script output they
-/// then read: the first byte picks the kind.
-pub fn parse_remote_probe(data: &[u8]) {
+/// A target that serves several kinds (`remote_probe`: the black-box kinds run `from:` a
+/// candidate's host; `windows_probe`: PowerShell's JSON; `ios_probe`: `show` output): the
+/// first byte picks the kind, in the order of `labgrade::fuzzing::picked_kinds`.
+pub fn parse_picked(target: &str, data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let kinds = remote_kinds();
+    let kinds = labgrade::fuzzing::picked_kinds(target);
     let kind = kinds[usize::from(pick) % kinds.len()];
     check_parse(kind, &ProbeCase::decode(rest));
-}
-
-pub fn remote_kinds() -> Vec<&'static dyn Kind> {
-    probe::KINDS
-        .iter()
-        .copied()
-        .filter(|k| k.black_box())
-        .collect()
-}
-
-/// The parsers of the kinds that inspect an `os` host without a POSIX shell: PowerShell's
-/// JSON (`os: windows`) or IOS `show` output (`os: ios`). The first byte picks the kind.
-pub fn parse_os_probe(os: Os, data: &[u8]) {
-    let Some((&pick, rest)) = data.split_first() else {
-        return;
-    };
-    let kinds = os_kinds(os);
-    let kind = kinds[usize::from(pick) % kinds.len()];
-    check_parse(kind, &ProbeCase::decode(rest));
-}
-
-/// The white-box kinds that inspect an `os` host, in the registry's order.
-pub fn os_kinds(os: Os) -> Vec<&'static dyn Kind> {
-    probe::KINDS
-        .iter()
-        .copied()
-        .filter(|k| !k.black_box() && k.host_os() == os)
-        .collect()
 }
 
 fn check_parse(kind: &dyn Kind, case: &ProbeCase) {

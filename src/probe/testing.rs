@@ -80,47 +80,15 @@ pub fn parse_canned(
 
 /// With `LABGRADE_FUZZ_SEEDS=DIR`, keep what a test's probe was given as a seed of the fuzz
 /// corpus (`fuzz/src/lib.rs` describes the format): real outputs and canned edge cases.
-fn record_seed(kind: &dyn Kind, query: &Query, output: &ExecOutput) {
+pub(crate) fn record_seed(kind: &dyn Kind, query: &Query, output: &ExecOutput) {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let Some(dir) = std::env::var_os("LABGRADE_FUZZ_SEEDS") else {
         return;
     };
-    let inputs: Vec<String> = query
-        .inputs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let mut seed = Vec::new();
-    let target = if kind.black_box() {
-        let remote: Vec<&str> = super::KINDS
-            .iter()
-            .filter(|k| k.black_box())
-            .map(|k| k.name())
-            .collect();
-        let pick = remote
-            .iter()
-            .position(|&n| n == kind.name())
-            .expect("a black-box kind");
-        seed.push(u8::try_from(pick).expect("fewer than 256 kinds"));
-        "remote_probe".to_string()
-    } else {
-        format!("probe_{}", kind.name())
-    };
-    seed.extend(
-        format!(
-            "{}\n{}\n{}\n{}\n",
-            query.subject,
-            inputs.join(";"),
-            output.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            stderr.lines().collect::<Vec<_>>().join(" ")
-        )
-        .as_bytes(),
-    );
-    seed.extend(&output.stdout);
+    let seed = crate::fuzzing::encode_case(kind, query, output);
     let mut hasher = DefaultHasher::new();
     seed.hash(&mut hasher);
-    let dir = std::path::Path::new(&dir).join(target);
+    let dir = std::path::Path::new(&dir).join(crate::fuzzing::target_of(kind));
     std::fs::create_dir_all(&dir).expect("the seed folder can be made");
     std::fs::write(dir.join(format!("unit-{:016x}", hasher.finish())), seed)
         .expect("a seed can be written");
